@@ -1,0 +1,37 @@
+# RNN Lab. `make run` executes every notebook (full mode) into build/; `make test` runs the unit tests
+# and every notebook under nbval (quick mode). Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# Extra pip options, e.g. an index that serves CPU-only torch wheels on machines without one on disk.
+PIP_OPTIONS ?=
+
+.PHONY: run test unit nbval lab bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_OPTIONS) -e '.[torch,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m labutils run --mode full
+
+test: unit nbval
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+nbval: $(STAMP)
+	RNNLAB_MODE=quick $(PY) -m pytest notebooks -q -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/charlm_speed.py
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

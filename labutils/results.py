@@ -1,0 +1,34 @@
+"""``record(name, value)``: a notebook's named results, collected by ``make run`` into build/results.json."""
+import json
+import math
+import os
+
+from labutils.atomic import write_text
+
+RESULTS_ENV = "RNNLAB_RESULTS_FILE"
+_results = {}
+
+
+def _plain(value):
+    """Turn NumPy/torch scalars into plain JSON values; refuse NaN (a result that means nothing)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"refusing to record a non-finite value ({value}): fix the computation first")
+    if not isinstance(value, (int, float, str, bool)):
+        raise TypeError(f"record() takes a number, bool or string, not {type(value).__name__}")
+    return value
+
+
+def record(name, value):
+    """Record a named result; printed, and written to the file the runner names (if any). Returns value."""
+    _results[name] = _plain(value)
+    print(f"[result] {name} = {_results[name]}")
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        write_text(path, json.dumps(_results, indent=1, sort_keys=True))
+    return value
+
+
+def recorded():
+    return dict(_results)

@@ -1,0 +1,41 @@
+import json
+
+import nbformat
+import numpy as np
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from labutils import results
+from labutils.runner import run_notebooks
+
+
+def test_record_writes_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    monkeypatch.setenv(results.RESULTS_ENV, str(path))
+    assert results.record("loss", np.float64(1.5)) == 1.5
+    assert json.loads(path.read_text())["loss"] == 1.5
+    with pytest.raises(ValueError, match="non-finite"):
+        results.record("bad", float("nan"))
+    with pytest.raises(TypeError):
+        results.record("bad", [1, 2])
+
+
+def _nb(path, *sources):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_reports_results_and_failures(tmp_path):
+    ok = _nb(tmp_path / "01_ok.ipynb", "import os\nfrom labutils import record\nrecord('mode', os.environ['RNNLAB_MODE'])")
+    bad = _nb(tmp_path / "02_bad.ipynb", "x = 1", "assert x == 2, 'x should be 2'")
+    report = run_notebooks([ok, bad], tmp_path / "build", mode="quick", timeout=60)
+    assert report["01_ok"]["status"] == "ok" and report["01_ok"]["results"] == {"mode": "quick"}
+    assert report["02_bad"]["status"] == "failed"
+    assert report["02_bad"]["error"] == {"cell": 1, "error": "AssertionError: x should be 2"}
+    assert json.loads((tmp_path / "build" / "results.json").read_text()) == report
+    summary = (tmp_path / "build" / "summary.md").read_text()
+    assert "| 01_ok | ok |" in summary and "02_bad failed** at cell 1" in summary
+    assert (tmp_path / "build" / "html" / "02_bad.html").exists()
+    assert (tmp_path / "build" / "executed" / "01_ok.ipynb").exists()
