@@ -47,10 +47,11 @@ def loss_fun(inputs, targets, hprev, params):
     return float(loss), grads, hs[len(inputs) - 1]
 
 
-def batch_loss_fun(params, inputs, targets, h):
+def batch_loss_fun(params, inputs, targets, h, temperature=1.0):
     """Fast loss and gradients over B streams at once.
 
     inputs, targets: int arrays (T, B); h: (hidden_size, B), the state each stream carries in.
+    temperature: the loss uses softmax(logits / temperature) (1 is the usual model; see notebook 03).
     -> loss: summed over the T steps and averaged over the B streams (so B = 1 equals ``loss_fun``),
        grads: RNNParams (averaged over streams likewise), h_last: (hidden_size, B)
     """
@@ -67,13 +68,15 @@ def batch_loss_fun(params, inputs, targets, h):
         np.tanh(hs[t + 1], out=hs[t + 1])
     states = hs[1:].reshape(T * B, H)
     logits = states @ params.Why.T + params.by.T      # (T*B, V): every step's output in one product
+    if temperature != 1.0:
+        logits /= temperature
     logits -= logits.max(axis=1, keepdims=True)
     dy = np.exp(logits)
     dy /= dy.sum(axis=1, keepdims=True)               # probabilities, turned into dL/dy in place
     rows, cols = np.arange(T * B), targets.reshape(-1)
     loss = -np.log(dy[rows, cols]).sum() / B
     dy[rows, cols] -= 1
-    dy /= B
+    dy /= B * temperature                             # dL/dlogits, through the division by temperature
     dh_out = (dy @ params.Why).reshape(T, B, H)       # the outputs' share of dL/dh, every step at once
     da = 1 - hs[1:] * hs[1:]                          # tanh' for every step, times dL/dh below
     dh_next = np.zeros((B, H), dtype)
@@ -125,7 +128,7 @@ def stream_starts(n_data, batch_size, seq_length):
 
 def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1,
           iterations=None, time_budget=None, params=None, memory=None, seed=0, dtype=np.float64,
-          method="fast", sample_every=None, callback=None, log_every=100, progress=True):
+          method="fast", sample_every=None, callback=None, log_every=100, progress=True, temperature=1.0):
     """Train a character RNN with Adagrad, min-char-rnn style, bounded by ``iterations`` and/or seconds.
 
     data: int array of character indices. Each iteration takes the next seq_length characters of each of
@@ -134,13 +137,14 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
     and follows 0.999*s + 0.001*loss. ``method`` is "fast" (``batch_loss_fun``) or "reference"
     (``loss_fun``, batch_size 1 only). Every ``sample_every`` iterations ``callback(iteration, params, h,
     smooth_loss)`` runs (h: (hidden_size, batch_size)); a string it returns is kept in ``samples``.
+    ``temperature`` != 1 trains through softmax(logits / temperature) (fast method only).
     """
     if iterations is None and time_budget is None:
         raise ValueError("give iterations= or time_budget= (seconds): training never runs unbounded")
     if method not in ("fast", "reference"):
         raise ValueError(f"method must be 'fast' or 'reference', not {method!r}")
-    if method == "reference" and batch_size != 1:
-        raise ValueError("the reference loss handles one stream: use method='fast' for batch_size > 1")
+    if method == "reference" and (batch_size != 1 or temperature != 1.0):
+        raise ValueError("the reference loss handles one stream at temperature 1: use method='fast'")
     data = np.asarray(data)
     rng = np.random.default_rng(seed)
     if params is None:
@@ -164,7 +168,7 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
         idx = starts[None, :] + p + np.arange(seq_length)[:, None]   # (T, B)
         inputs, targets = data[idx], data[idx + 1]
         if method == "fast":
-            loss, grads, h = batch_loss_fun(params, inputs, targets, h)
+            loss, grads, h = batch_loss_fun(params, inputs, targets, h, temperature)
         else:
             loss, grads, h = loss_fun(inputs[:, 0], targets[:, 0], h, params)
         smooth = smooth * 0.999 + loss * 0.001
@@ -186,25 +190,31 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
     return TrainResult(params, memory, n, seconds, n * seq_length * batch_size, float(smooth), history, samples)
 
 
-def cross_entropy(params, data, h=None):
+def hidden_states(params, data, h=None):
+    """Run the RNN over data (ints) from h (zeros) without sampling. -> states (len(data), hidden_size)."""
+    H = params.hidden_size
+    h = np.zeros(H) if h is None else np.asarray(h, dtype=np.float64).ravel()
+    x_part = (params.Wxh.T + params.bh.T)[np.asarray(data)]
+    states = np.empty((len(data), H))
+    WhhT = params.Whh.T
+    for t in range(len(data)):
+        h = np.tanh(x_part[t] + h @ WhhT)
+        states[t] = h
+    return states
+
+
+def cross_entropy(params, data, h=None, temperature=1.0):
     """Mean per-character cross-entropy (nats) of predicting data[1:] from data[:-1], one stream from h (zeros).
 
-    -> nats per character (divide by log 2 for bits)
+    temperature divides the logits first. -> nats per character (divide by log 2 for bits)
     """
     data = np.asarray(data)
     if len(data) < 2:
         raise ValueError("need at least two characters to evaluate")
-    H = params.hidden_size
-    h = np.zeros(H) if h is None else np.asarray(h).ravel()
-    x_part = params.Wxh.T[data[:-1]]
-    states = np.empty((len(data) - 1, H))
-    bh, WhhT = params.bh.ravel(), params.Whh.T
-    for t in range(len(data) - 1):
-        h = np.tanh(x_part[t] + h @ WhhT + bh)
-        states[t] = h
+    states = hidden_states(params, data[:-1], h)
     total = 0.0
     for chunk in range(0, len(states), 8192):     # logits in chunks keep memory small
-        logits = states[chunk:chunk + 8192] @ params.Why.T + params.by.ravel()
+        logits = (states[chunk:chunk + 8192] @ params.Why.T + params.by.ravel()) / temperature
         logits -= logits.max(axis=1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         total -= log_p[np.arange(len(logits)), data[1 + chunk:1 + chunk + len(logits)]].sum()

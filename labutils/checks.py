@@ -128,3 +128,112 @@ def check_bptt(loss_fn, seed=3):
                                  f"numerical gradient (should be < {TOL:.0e}); also wrong: "
                                  f"{sorted(set(bad) - {worst}) or 'nothing else'}. {hints[worst]}")
     print(f"BPTT OK: every gradient matches the numerical gradient (< {TOL:.0e}) for T = 5, 1, 3 and hidden size 1")
+
+
+# ---- notebook 02: the character-level language model ----------------------------------------------
+
+def _small_charlm(rng, V=5, H=4, scale=0.5):
+    params = rnn.RNNParams.init(V, H, V, rng, scale=scale)
+    return params.replace(bh=rng.standard_normal((H, 1)) * 0.1, by=rng.standard_normal((V, 1)) * 0.1)
+
+
+def check_one_hot(fn):
+    """fn(ix, vocab_size) -> (vocab_size, 1) column with a 1 at ix."""
+    for ix, V in [(0, 1), (2, 5), (64, 65)]:
+        x = _call(fn, ix, V)
+        expected = np.zeros((V, 1))
+        expected[ix] = 1
+        assert_close(f"one_hot({ix}, {V})", x, expected, hint="a column vector (vocab_size, 1), zeros but a 1 at ix.")
+    W = _rng(0).standard_normal((3, 65))
+    assert_close("Wxh @ one_hot(ix)", W @ _call(fn, 7, 65), W[:, [7]])
+    print("one_hot OK, and Wxh @ one_hot(ix) == Wxh[:, [ix]]: the product only picks a column")
+
+
+def check_loss_fun(fn, seed=4):
+    """fn(inputs, targets, hprev, params) -> (loss, grads, h_last): one chunk, summed loss, min-char-rnn style."""
+    from labutils.charlm import loss_fun
+    hints = {"Wxh": "dWxh += dhraw @ x_t.T, with x_t the one-hot input.",
+             "Whh": "dWhh += dhraw @ h_{t-1}.T (hprev at t = 0).",
+             "Why": "dWhy += dy @ h_t.T with dy = p_t - onehot(target).",
+             "bh": "dbh += dhraw.", "by": "dby += dy."}
+    for T in (6, 1):
+        rng = _rng(seed)
+        params = _small_charlm(rng)
+        inputs, targets = rng.integers(0, 5, T).tolist(), rng.integers(0, 5, T).tolist()
+        hprev = rng.standard_normal((4, 1)) * 0.5
+        loss, grads, h_last = _call(fn, inputs, targets, hprev, params)
+        ref_loss, _, ref_h = loss_fun(inputs, targets, hprev, params)
+        assert_close("loss", loss, ref_loss, hint="sum -log p_t[target_t] over the chunk (not the mean).")
+        assert_close("h_last", h_last, ref_h, hint="return the hidden state after the last input of the chunk.")
+        errors = grad_check(params, lambda p: loss_fun(inputs, targets, hprev, p)[0], grads)
+        worst = max(errors, key=errors.get)
+        if not errors[worst] < TOL:
+            raise AssertionError(f"d{worst} is wrong: relative error {errors[worst]:.2e} vs the numerical gradient "
+                                 f"(should be < {TOL:.0e}). {hints[worst]}")
+    print(f"loss_fun OK: loss, last state and all five gradients match (< {TOL:.0e}) for T = 6 and T = 1")
+
+
+def check_adagrad_update(fn, seed=5):
+    """fn(params, grads, memory, learning_rate, clip) updates params and memory in place."""
+    from labutils.charlm import adagrad_update
+    rng = _rng(seed)
+    params = _small_charlm(rng)
+    grads = params.map(lambda a: rng.standard_normal(a.shape) * 4)     # some entries beyond +-5
+    memory = params.map(lambda a: rng.random(a.shape))
+    mine = (params.copy(), grads.copy(), memory.copy())
+    ref = (params.copy(), grads.copy(), memory.copy())
+    _call(fn, *mine, 0.1, 5.0)
+    adagrad_update(*ref, 0.1, 5.0)
+    if all(np.array_equal(a, b) for (_, a), (_, b) in zip(mine[0].items(), params.items())):
+        raise AssertionError("params did not change: update the arrays in place (param -= ...), don't rebind names")
+    for name, value in ref[1].items():
+        assert_close(f"memory.{name}", getattr(mine[2], name), getattr(ref[2], name),
+                     hint="clip the gradient to [-clip, clip] first, then memory += grad * grad.")
+        assert_close(f"params.{name}", getattr(mine[0], name), getattr(ref[0], name),
+                     hint="param -= learning_rate * grad / np.sqrt(memory + 1e-8), with the clipped grad.")
+    print("adagrad_update OK: clipping at +-5, memory and parameters match the reference")
+
+
+def check_sample(fn, seed=6):
+    """fn(params, h, seed_ix, n, temperature, rng) -> (ixs, h); draws with rng.choice(vocab_size, p=p)."""
+    from labutils.sampling import sample
+    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
+    h0 = _rng(seed + 1).standard_normal((5, 1)) * 0.5
+    for temperature in (1.0, 0.5):
+        ixs, h = _call(fn, params, h0.copy(), 2, 40, temperature, np.random.default_rng(seed))
+        ref_ixs, ref_h = sample(params, h0.copy(), 2, 40, temperature, np.random.default_rng(seed))
+        if list(map(int, ixs)) != ref_ixs:
+            first = next((i for i, (a, b) in enumerate(zip(ixs, ref_ixs)) if a != b), min(len(ixs), len(ref_ixs)))
+            raise AssertionError(
+                f"at temperature {temperature}, the sampled indices differ from the reference from position {first} "
+                f"on (got {len(ixs)} indices, expected 40). Feed each sampled index back in as the next input, divide "
+                "the logits by the temperature before the softmax, and draw with rng.choice(vocab_size, p=p).")
+        assert_close("final h", h, ref_h, hint="return the state after the last step.")
+    print("sample OK: the same indices as the reference at temperature 1 and 0.5 with the same generator")
+
+
+# ---- notebook 03: temperature ------------------------------------------------------------------------
+
+def check_softmax_with_temperature(fn):
+    """fn(logits, temperature) -> probabilities along axis 0; ValueError for temperature <= 0."""
+    from labutils.sampling import softmax_with_temperature as ref
+    rng = _rng(7)
+    logits = rng.standard_normal((10, 3)) * 3
+    for temperature in (1.0, 0.5, 2.0, 1e-3, 1e3):
+        p = _call(fn, logits, temperature)
+        assert_close(f"p at temperature {temperature}", p, ref(logits, temperature), tol=1e-9,
+                     hint="divide the logits by the temperature, subtract the max along axis 0, then softmax.")
+    huge = np.array([[1e4], [1e4 - 1], [-1e4]])
+    p = _call(fn, huge, 1.0)
+    if not np.all(np.isfinite(p)):
+        raise AssertionError("logits of 1e4 gave NaN or inf: subtract the maximum before np.exp")
+    for bad in (0.0, -1.0):
+        try:
+            fn(logits, bad)
+        except ValueError:
+            continue
+        except Exception as err:   # noqa: BLE001 - report any other behaviour precisely
+            raise AssertionError(f"temperature={bad} raised {type(err).__name__}; raise ValueError instead") from None
+        raise AssertionError(f"temperature={bad} must raise ValueError (it is not a distribution)")
+    print("softmax_with_temperature OK: matches for temperatures 1e-3 to 1e3, stable for logits of 1e4, "
+          "rejects temperature <= 0")

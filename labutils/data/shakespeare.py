@@ -155,5 +155,11 @@ class Vocab:
                              "build the vocabulary from a text that contains them")
         return np.fromiter((table[c] for c in text), dtype=np.int64, count=len(text))
 
+    def restrict(self, text):
+        """text without the characters this vocabulary lacks -> (text, number of characters removed)."""
+        known = set(self.chars)
+        kept = "".join(c for c in text if c in known)
+        return kept, len(text) - len(kept)
+
     def decode(self, ixs):
         return "".join(self.chars[int(i)] for i in ixs)
