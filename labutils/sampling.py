@@ -15,8 +15,10 @@ def softmax_with_temperature(logits, temperature=1.0, axis=0):
     if not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}; "
                          "for temperature -> 0 use greedy decoding (greedy=True)")
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
-    scaled = scaled - np.max(scaled, axis=axis, keepdims=True)
+    logits = np.asarray(logits, dtype=np.float64)
+    # subtract the max before dividing: a tiny temperature cannot overflow a difference that is <= 0
+    with np.errstate(over="ignore"):   # -huge / tiny -> -inf -> probability 0, which is right
+        scaled = (logits - np.max(logits, axis=axis, keepdims=True)) / temperature
     e = np.exp(scaled)
     return e / np.sum(e, axis=axis, keepdims=True)
 

@@ -111,6 +111,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
         ("__builtin__", "object"), ("builtins", "object"),
+        ("_codecs", "encode"),   # how Python 3 writes bytes in protocol 2: str -> bytes, nothing else
     }
 
     def find_class(self, module, name):

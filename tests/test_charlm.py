@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from labutils import charlm
+from labutils.gradcheck import numerical_gradient, rel_error
+from labutils.rnn import RNNParams
+
+
+def small(rng, V=6, H=5, scale=0.3):
+    p = RNNParams.init(V, H, V, rng, scale=scale)
+    return p.replace(bh=rng.standard_normal((H, 1)) * 0.1, by=rng.standard_normal((V, 1)) * 0.1)
+
+
+@pytest.mark.parametrize("T,H", [(25, 5), (1, 1), (3, 8)])
+def test_fast_path_with_one_stream_reproduces_reference(rng, T, H):
+    p = small(rng, H=H)
+    inputs, targets = rng.integers(0, 6, T), rng.integers(0, 6, T)
+    h = rng.standard_normal((H, 1)) * 0.5
+    loss_a, grads_a, h_a = charlm.loss_fun(inputs, targets, h, p)
+    loss_b, grads_b, h_b = charlm.batch_loss_fun(p, inputs[:, None], targets[:, None], h)
+    assert abs(loss_a - loss_b) < 1e-8
+    np.testing.assert_allclose(h_a, h_b, atol=1e-12)
+    for (name, a), (_, b) in zip(grads_a.items(), grads_b.items()):
+        assert np.max(np.abs(a - b)) < 1e-8, name
+
+
+def test_streams_are_averaged(rng):
+    p = small(rng)
+    T, B = 4, 3
+    inputs, targets = rng.integers(0, 6, (T, B)), rng.integers(0, 6, (T, B))
+    h = rng.standard_normal((5, B))
+    loss, grads, h_last = charlm.batch_loss_fun(p, inputs, targets, h)
+    per_stream = [charlm.loss_fun(inputs[:, b], targets[:, b], h[:, [b]], p) for b in range(B)]
+    assert loss == pytest.approx(np.mean([s[0] for s in per_stream]))
+    np.testing.assert_allclose(grads.Whh, np.mean([s[1].Whh for s in per_stream], axis=0), atol=1e-12)
+    np.testing.assert_allclose(h_last, np.hstack([s[2] for s in per_stream]), atol=1e-12)
+
+
+def test_temperature_gradients_are_numerically_right(rng):
+    p = small(rng)
+    inputs, targets = rng.integers(0, 6, (5, 2)), rng.integers(0, 6, (5, 2))
+    h = np.zeros((5, 2))
+    _, grads, _ = charlm.batch_loss_fun(p, inputs, targets, h, temperature=2.0)
+    numeric = numerical_gradient(lambda w: charlm.batch_loss_fun(p.replace(Why=w), inputs, targets, h, 2.0)[0], p.Why)
+    assert rel_error(grads.Why, numeric) < 1e-7
+
+
+def test_reference_and_fast_training_agree(rng):
+    data = rng.integers(0, 6, 400)
+    a = charlm.train(data, 6, hidden_size=7, iterations=30, method="reference", progress=False)
+    b = charlm.train(data, 6, hidden_size=7, iterations=30, method="fast", progress=False)
+    for (name, x), (_, y) in zip(a.params.items(), b.params.items()):
+        np.testing.assert_allclose(x, y, atol=1e-9, err_msg=name)
+    assert a.smooth_loss == pytest.approx(b.smooth_loss)
+
+
+def test_smoothed_loss_starts_at_uniform_and_training_is_bounded(rng):
+    data = rng.integers(0, 4, 300)
+    first = charlm.train(data, 4, hidden_size=3, iterations=1, progress=False, log_every=1)
+    expected = 0.999 * (-np.log(1 / 4) * 25)
+    assert first.history["smooth_loss"][0] == pytest.approx(expected, rel=0.01)
+    with pytest.raises(ValueError, match="unbounded"):
+        charlm.train(data, 4)
+    timed = charlm.train(data, 4, hidden_size=3, time_budget=0.2, progress=False)
+    assert timed.seconds < 2 and timed.iterations > 0
+
+
+def test_training_reduces_loss_and_samples(rng):
+    text = "abcabcabd" * 60
+    data = np.array(["abcd".index(c) for c in text])
+    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=400, sample_every=200, progress=False,
+                          callback=lambda n, p, h, s: f"sample at {n}")
+    assert result.smooth_loss < result.history["smooth_loss"][0] - 5
+    assert [n for n, _ in result.samples] == [1, 200, 400]
+    assert charlm.cross_entropy(result.params, data[:200]) < np.log(4) * 0.6
+
+
+def test_too_many_streams_is_a_clear_error(rng):
+    with pytest.raises(ValueError, match="too few"):
+        charlm.train(rng.integers(0, 4, 100), 4, batch_size=8, iterations=1)
+
+
+def test_params_for_other_vocab_rejected(rng):
+    p = small(rng, V=6)
+    with pytest.raises(ValueError, match="params are for 6 characters"):
+        charlm.train(rng.integers(0, 4, 300), 4, params=p, iterations=1)
+
+
+def test_cross_entropy_matches_direct_computation(rng):
+    p = small(rng)
+    data = rng.integers(0, 6, 50)
+    h, total = np.zeros((5, 1)), 0.0
+    for t in range(49):
+        h = np.tanh(p.Wxh[:, [data[t]]] + p.Whh @ h + p.bh)
+        y = p.Why @ h + p.by
+        total += -(y[data[t + 1], 0] - np.log(np.exp(y).sum()))
+    assert charlm.cross_entropy(p, data) == pytest.approx(total / 49)
+    with pytest.raises(ValueError):
+        charlm.cross_entropy(p, data[:1])
+
+
+def test_unigram_baseline():
+    train_data = np.array([0, 0, 0, 1])
+    assert charlm.unigram_cross_entropy(train_data, np.array([0]), 2) == pytest.approx(-np.log(4 / 6))
