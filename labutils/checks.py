@@ -237,3 +237,31 @@ def check_softmax_with_temperature(fn):
         raise AssertionError(f"temperature={bad} must raise ValueError (it is not a distribution)")
     print("softmax_with_temperature OK: matches for temperatures 1e-3 to 1e3, stable for logits of 1e4, "
           "rejects temperature <= 0")
+
+
+# ---- notebook 04: encoder-decoder ---------------------------------------------------------------------
+
+def check_encode(fn, seed=8):
+    """fn(params, h0, ixs) -> h (hidden_size, 1): the state after reading ixs, without sampling."""
+    from labutils.probing import encode
+    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
+    h0 = _rng(seed + 1).standard_normal((5, 1)) * 0.5
+    for ixs in ([3, 1, 4, 1, 5, 0, 2], [2], []):
+        h = _call(fn, params, h0.copy(), ixs)
+        assert_close(f"h after encoding {len(ixs)} characters", h, encode(params, h0, ixs),
+                     hint="h = tanh(Wxh[:, [ix]] + Whh @ h + bh) for each index in turn; an empty text returns h0.")
+    print("encode OK: matches the reference for 7, 1 and 0 priming characters")
+
+
+def check_decode(fn, seed=9):
+    """fn(params, h, seed_ix, n, temperature, rng) -> list of n indices."""
+    from labutils.probing import decode
+    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
+    h = _rng(seed + 1).standard_normal((5, 1)) * 0.5
+    for temperature in (1.0, 0.7):
+        got = _call(fn, params, h.copy(), 1, 30, temperature, np.random.default_rng(seed))
+        expected = decode(params, h.copy(), 1, 30, temperature, np.random.default_rng(seed))
+        if [int(i) for i in got] != expected:
+            raise AssertionError(f"at temperature {temperature} the continuation differs from the reference: feed "
+                                 "seed_ix first, then each sampled index; draw with rng.choice(vocab_size, p=p)")
+    print("decode OK: the same continuation as the reference with the same generator")

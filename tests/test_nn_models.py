@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from labutils.nn.models import SentimentRNN, last_real_step, reverse_padded  # noqa: E402
+from labutils.nn.text import pad_batch  # noqa: E402
+from labutils.nn.train import fit, load_checkpoint, predict, save_checkpoint  # noqa: E402
+
+
+def batch():
+    seqs = [np.array([5, 6, 7, 8]), np.array([9]), np.array([2, 3])]
+    return pad_batch(seqs)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_output_shapes(cell, layers, bidirectional):
+    model = SentimentRNN(12, 6, 5, cell, layers, bidirectional)
+    ids, lengths = batch()
+    assert model(ids, lengths).shape == (3,)
+    assert model.features(ids, lengths).shape == (3, 5 * (2 if bidirectional else 1))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean"])
+def test_padding_does_not_change_the_result(bidirectional, pooling):
+    """Each review's output must equal the output of that review alone, with no padding at all."""
+    torch.manual_seed(0)
+    model = SentimentRNN(12, 6, 5, "lstm", 2, bidirectional, pooling=pooling).eval()
+    ids, lengths = batch()
+    together = model(ids, lengths)
+    for b in range(3):
+        n = int(lengths[b])
+        alone = model(ids[b:b + 1, :n], lengths[b:b + 1])
+        torch.testing.assert_close(together[b:b + 1], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_gather_and_reverse_against_a_loop():
+    out = torch.arange(3 * 4 * 2, dtype=torch.float32).view(3, 4, 2)
+    lengths = torch.tensor([4, 1, 2])
+    last = last_real_step(out, lengths)
+    for b in range(3):
+        torch.testing.assert_close(last[b], out[b, lengths[b] - 1])
+    rev = reverse_padded(out, lengths)
+    torch.testing.assert_close(rev[0], out[0].flip(0))
+    torch.testing.assert_close(rev[1], out[1])
+    torch.testing.assert_close(rev[2, :2], out[2, :2].flip(0))
+    torch.testing.assert_close(rev[2, 2:], out[2, 2:])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="cell"):
+        SentimentRNN(10, cell="transformer")
+    with pytest.raises(ValueError, match="embeddings have shape"):
+        SentimentRNN(10, 4, embeddings=np.zeros((9, 4)))
+
+
+def test_tiny_overfit_and_checkpoint_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(2, 20, rng.integers(3, 12)) for _ in range(32)]
+    labels = np.array([int(x[0] < 11) for x in ids])         # the first token decides
+    model = SentimentRNN(20, 8, 16, "gru", bidirectional=True)
+    result = fit(model, (ids, labels), (ids, labels), epochs=60, lr=1e-2, batch_size=8, patience=60, progress=False)
+    assert result.history["val_acc"][-1] == 1.0 or max(result.history["val_acc"]) == 1.0
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, vocab_size=20)
+    loaded, extra = load_checkpoint(path, SentimentRNN)
+    assert extra == {"vocab_size": 20}
+    np.testing.assert_allclose(predict(loaded, ids), predict(model, ids), atol=1e-6)
