@@ -89,3 +89,27 @@ def mean_pairwise_cosine(X):
     S = U @ U.T
     n = len(X)
     return float((S.sum() - n) / (n * (n - 1)))
+
+
+def greedy_units(params, H, targets, k):
+    """Choose k units one at a time, each the one whose zeroing lowers the mean P(targets) the most.
+
+    Zeroing unit j only removes h_j * Why[:, j] from the logits, so all candidates are scored at once.
+    H: (n, hidden_size) states to select on -> list of k unit indices, in the order chosen.
+    """
+    H = np.asarray(H, dtype=np.float32)
+    WhyT = params.Why.T.astype(np.float32)                       # (hidden_size, vocab_size)
+    logits = H @ WhyT + params.by.ravel().astype(np.float32)      # (n, vocab_size)
+    targets, chosen = list(targets), []
+    for _ in range(k):
+        cand = logits[:, None, :] - H[:, :, None] * WhyT[None]    # (n, hidden_size, vocab_size)
+        cand -= cand.max(axis=2, keepdims=True)
+        e = np.exp(cand)
+        score = (e[..., targets].sum(axis=2) / e.sum(axis=2)).mean(axis=0)
+        score[chosen] = np.inf
+        j = int(np.argmin(score))
+        chosen.append(j)
+        logits -= H[:, [j]] * WhyT[j]
+        H = H.copy()
+        H[:, j] = 0.0
+    return chosen
