@@ -22,7 +22,34 @@ def main(argv=None):
     run.add_argument("--out", default=str(PROJECT_ROOT / "build"))
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
 
+    rel = sub.add_parser("release", help="write student versions (solutions and hidden tests removed)")
+    rel.add_argument("notebooks", nargs="*")
+    rel.add_argument("--out", default=str(PROJECT_ROOT / "build" / "student"))
+
+    grd = sub.add_parser("grade", help="grade submissions: files, or folders of student_id/NN_name.ipynb")
+    grd.add_argument("submissions", nargs="+")
+    grd.add_argument("--source", default=str(PROJECT_ROOT / "notebooks"), help="the solution notebooks")
+    grd.add_argument("--out", default=str(PROJECT_ROOT / "build" / "grading"))
+    grd.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
+    grd.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    grd.add_argument("--mode", choices=("full", "quick"), default="quick")
+
     args = parser.parse_args(argv)
+    if args.command == "release":
+        from labutils.grading.release import release
+        for path in release(_notebooks(args.notebooks), args.out):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "grade":
+        from labutils.grading.grade import grade
+        rows = grade(args.submissions, args.source, args.out, args.jobs, args.timeout, args.mode)
+        by_student = {}
+        for r in rows:
+            got, total = by_student.get((r.student, r.notebook), (0.0, 0.0))
+            by_student[(r.student, r.notebook)] = (got + r.points, total + r.max)
+        for (student, notebook), (got, total) in sorted(by_student.items()):
+            print(f"{student:20s} {notebook:30s} {got:g} / {total:g}")
+        return 0
     if args.command == "run":
         from labutils.runner import run_notebooks
         report = run_notebooks(_notebooks(args.notebooks), args.out, args.mode, args.timeout)

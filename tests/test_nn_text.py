@@ -47,3 +47,11 @@ def test_length_buckets_cover_every_index_once(rng, n, batch):
     assert max(spans) <= lengths.max() - lengths.min()
     with pytest.raises(ValueError, match="rng"):
         length_buckets(lengths, batch)
+
+
+def test_truncation_keeps_first_or_last():
+    vocab = TextVocab.build([["a", "b", "c", "d"]], min_freq=1)
+    assert vocab.encode(["a", "b", "c", "d"], 2).tolist() == [2, 3]
+    assert vocab.encode(["a", "b", "c", "d"], 2, keep="last").tolist() == [4, 5]
+    with pytest.raises(ValueError, match="keep"):
+        vocab.encode(["a"], 1, keep="middle")

@@ -44,19 +44,23 @@ class TextVocab:
     def stoi(self):
         return {w: i for i, w in enumerate(self.itos)}
 
-    def encode(self, tokens, max_len=None, stoi=None):
-        """tokens -> int64 ids (at most max_len: the first max_len tokens are kept), unknown words -> 1."""
+    def encode(self, tokens, max_len=None, stoi=None, keep="first"):
+        """tokens -> int64 ids, unknown words -> 1; at most max_len, keeping the "first" or the "last" tokens."""
         stoi = stoi or self.stoi
         ids = np.fromiter((stoi.get(t, 1) for t in tokens), dtype=np.int64, count=len(tokens))
-        return ids[:max_len] if max_len else ids
+        if not max_len:
+            return ids
+        if keep not in ("first", "last"):
+            raise ValueError(f"keep must be 'first' or 'last', not {keep!r}")
+        return ids[:max_len] if keep == "first" else ids[-max_len:]
 
 
-def encode_texts(texts, vocab, max_len):
+def encode_texts(texts, vocab, max_len, keep="first"):
     """Tokenise and encode every text -> list of int64 arrays (an empty review gives one '<unk>')."""
     stoi = vocab.stoi
     out = []
     for text in texts:
-        ids = vocab.encode(tokenize(text), max_len, stoi)
+        ids = vocab.encode(tokenize(text), max_len, stoi, keep)
         out.append(ids if len(ids) else np.array([1], dtype=np.int64))
     return out
 
@@ -69,14 +73,14 @@ def _key(texts, **settings):
     return digest.hexdigest()[:16]
 
 
-def cached_encoding(train_texts, other_texts, max_len=400, min_freq=2, max_size=None, name="imdb"):
+def cached_encoding(train_texts, other_texts, max_len=400, min_freq=2, max_size=None, keep="first", name="imdb"):
     """Vocabulary from ``train_texts`` only, and both lists encoded; cached (atomically) by content hash.
 
     -> vocab (TextVocab), train_ids (list of arrays), other_ids (list of arrays). A second call with the same
     texts and settings loads the arrays in well under a second.
     """
     key = _key(list(train_texts) + ["\1"] + list(other_texts), max_len=max_len, min_freq=min_freq,
-               max_size=max_size, version=TOKENIZER_VERSION)
+               max_size=max_size, keep=keep, version=TOKENIZER_VERSION)
     path = cache_dir() / f"{name}-tokens-{key}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
@@ -85,8 +89,8 @@ def cached_encoding(train_texts, other_texts, max_len=400, min_freq=2, max_size=
     train_tokens = [tokenize(t) for t in train_texts]
     vocab = TextVocab.build(train_tokens, min_freq, max_size)
     stoi = vocab.stoi
-    train_ids = [vocab.encode(t, max_len, stoi) if t else np.array([1]) for t in train_tokens]
-    other_ids = encode_texts(other_texts, vocab, max_len)
+    train_ids = [vocab.encode(t, max_len, stoi, keep) if t else np.array([1]) for t in train_tokens]
+    other_ids = encode_texts(other_texts, vocab, max_len, keep)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, itos=np.array(vocab.itos), train_ids=np.concatenate(train_ids),

@@ -9,6 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labutils.atomic import atomic_path
+from labutils.nn.models import SentimentRNN
 from labutils.nn.text import length_buckets, pad_batch
 
 
@@ -24,8 +25,11 @@ def batches(ids, labels, batch_size, rng=None, shuffle=False, device="cpu"):
         yield x.to(device), lengths.to(device), torch.as_tensor(labels[index], dtype=torch.float32, device=device)
 
 
-def train_epoch(model, ids, labels, optimizer, batch_size, rng, clip=1.0, device="cpu"):
-    """One pass over the data in shuffled length buckets -> mean training loss."""
+def train_epoch(model, ids, labels, optimizer, batch_size, rng, clip=1.0, device="cpu", deadline=None):
+    """One pass over the data in shuffled length buckets -> mean training loss.
+
+    deadline: a time.perf_counter() value after which the epoch stops early (a time budget).
+    """
     model.train()
     loss_fn = nn.BCEWithLogitsLoss()
     total, n = 0.0, 0
@@ -37,6 +41,8 @@ def train_epoch(model, ids, labels, optimizer, batch_size, rng, clip=1.0, device
         optimizer.step()
         total += loss.item() * len(y)
         n += len(y)
+        if deadline is not None and time.perf_counter() > deadline:
+            break
     return total / n
 
 
@@ -81,7 +87,8 @@ def fit(model, train_data, val_data, epochs=10, lr=2e-3, batch_size=64, clip=1.0
     """Adam training with validation each epoch, early stopping on validation loss, best weights restored.
 
     train_data, val_data: (list of id arrays, labels int array). Stops after ``epochs``, after ``patience``
-    epochs without a better validation loss, or when ``time_budget`` seconds have passed (checked per epoch).
+    epochs without a better validation loss, or when ``time_budget`` seconds of training have passed (the epoch
+    running then stops early and is validated; validation time is not counted).
     """
     device = device or choose_device()
     torch.manual_seed(seed)
@@ -89,11 +96,14 @@ def fit(model, train_data, val_data, epochs=10, lr=2e-3, batch_size=64, clip=1.0
     model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     result, best_state, waited = FitResult(), copy.deepcopy(model.state_dict()), 0
-    start = time.perf_counter()
+    trained = 0.0     # seconds spent training (validation excluded)
     for epoch in tqdm(range(1, epochs + 1), disable=not progress, desc="epochs"):
-        train_loss = train_epoch(model, *train_data, optimizer, batch_size, rng, clip, device)
+        tic = time.perf_counter()
+        deadline = tic + time_budget - trained if time_budget is not None else None
+        train_loss = train_epoch(model, *train_data, optimizer, batch_size, rng, clip, device, deadline)
+        trained += time.perf_counter() - tic
         val_loss, val_acc, _ = evaluate(model, *val_data, device=device)
-        for key, value in zip(result.history, (epoch, train_loss, val_loss, val_acc, time.perf_counter() - start)):
+        for key, value in zip(result.history, (epoch, train_loss, val_loss, val_acc, trained)):
             result.history[key].append(value)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, waited = val_loss, epoch, 0
@@ -103,11 +113,11 @@ def fit(model, train_data, val_data, epochs=10, lr=2e-3, batch_size=64, clip=1.0
         if waited >= patience:
             result.stopped = f"early stop: no better validation loss for {patience} epochs"
             break
-        if time_budget is not None and time.perf_counter() - start > time_budget:
+        if time_budget is not None and trained >= time_budget:
             result.stopped = f"time budget of {time_budget:.0f} s reached"
             break
     model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - start
+    result.seconds = trained
     result.stopped = result.stopped or f"{epochs} epochs"
     return result
 
@@ -124,3 +134,25 @@ def load_checkpoint(path, model_class):
     model = model_class(**blob["config"])
     model.load_state_dict(blob["state_dict"])
     return model, blob["extra"]
+
+
+def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False, pooling="last", hidden_size=64,
+                   dropout=0.0, time_budget=60.0, epochs=20, lr=3e-3, batch_size=128, seed=0, freeze_embeddings=False,
+                   device=None):
+    """Train one SentimentRNN configuration with a time budget; evaluate its best checkpoint on the test set.
+
+    data: {"train": (ids, labels), "val": (ids, labels), "test": (ids, labels)}; embeddings: (vocab, dim) array.
+    -> (row dict for a results table, FitResult, the model, test probabilities)
+    """
+    torch.manual_seed(seed)
+    model = SentimentRNN(len(embeddings), embeddings.shape[1], hidden_size, cell, layers, bidirectional, dropout,
+                         embeddings=embeddings, freeze_embeddings=freeze_embeddings, pooling=pooling)
+    result = fit(model, data["train"], data["val"], epochs=epochs, lr=lr, batch_size=batch_size,
+                 time_budget=time_budget, seed=seed, device=device, progress=False)
+    _, test_acc, test_p = evaluate(model, *data["test"], device=device or choose_device())
+    best = result.best_epoch - 1
+    row = {"cell": cell, "layers": layers, "bidirectional": bidirectional, "pooling": pooling,
+           "test_acc": round(test_acc, 4), "val_acc": round(result.history["val_acc"][best], 4),
+           "epochs": len(result.history["epoch"]), "best_epoch": result.best_epoch,
+           "seconds": round(result.seconds, 1), "stopped": result.stopped}
+    return row, result, model, test_p

@@ -1,0 +1,89 @@
+"""Make the student version of a solution notebook: solutions out, hidden tests out, outputs cleared."""
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+
+from labutils.atomic import write_text
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_HINT = re.compile(r"^\s*# HINT:")
+
+
+def grade_meta(cell):
+    """The cell's nbgrader metadata ({} if none)."""
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_exercise(cell):
+    return cell.cell_type == "code" and bool(grade_meta(cell).get("solution"))
+
+
+def is_check(cell):
+    return cell.cell_type == "code" and bool(grade_meta(cell).get("grade"))
+
+
+def _replace_blocks(source, begin, end, replacement):
+    """Replace every begin..end block (marker lines included) by replacement(indent, block lines)."""
+    lines, out, block, indent = source.split("\n"), [], None, ""
+    for line in lines:
+        stripped = line.strip()
+        if block is None and stripped == begin:
+            block, indent = [], line[: len(line) - len(line.lstrip())]
+        elif block is not None and stripped == end:
+            out.extend(replacement(indent, block))
+            block = None
+        elif block is not None:
+            block.append(line)
+        else:
+            out.append(line)
+    if block is not None:
+        raise ValueError(f"'{begin}' without '{end}'")
+    return "\n".join(out)
+
+
+def strip_solution(source):
+    """Solution blocks -> the block's '# HINT:' lines (if any) and 'raise NotImplementedError()'."""
+    def stub(indent, block):
+        hints = [line for line in block if _HINT.match(line)]
+        return hints + [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+    return _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION, stub)
+
+
+def strip_hidden_tests(source):
+    return _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent, block: [])
+
+
+def solution_blocks(nb):
+    """The text of every solution block in a notebook (to check that none survives a release)."""
+    blocks = []
+    for cell in nb.cells:
+        _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, lambda indent, block: blocks.append(block) or [])
+    return ["\n".join(b) for b in blocks]
+
+
+def release_notebook(nb):
+    """A student copy of a solution notebook (the input is not modified)."""
+    student = copy.deepcopy(nb)
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_hidden_tests(strip_solution(cell.source))
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+        elif BEGIN_SOLUTION in cell.source:
+            cell.source = _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, lambda i, b: ["YOUR ANSWER HERE"])
+    return student
+
+
+def release(notebooks, out_dir):
+    """Write build/student/NN_name.ipynb for each notebook -> list of written paths."""
+    out_dir = Path(out_dir)
+    written = []
+    for path in notebooks:
+        student = release_notebook(nbformat.read(path, as_version=4))
+        target = out_dir / Path(path).name
+        write_text(target, nbformat.writes(student) + "\n")
+        written.append(target)
+    return written
