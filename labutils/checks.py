@@ -163,9 +163,13 @@ def _small_charlm(rng, V=5, H=4, scale=0.5):
     return params.replace(bh=rng.standard_normal((H, 1)) * 0.1, by=rng.standard_normal((V, 1)) * 0.1)
 
 
-def check_one_hot(fn):
-    """fn(ix, vocab_size) -> (vocab_size, 1) column with a 1 at ix."""
-    for ix, V in [(0, 1), (2, 5), (64, 65)]:
+def check_one_hot(fn, seed=None):
+    """fn(ix, vocab_size) -> (vocab_size, 1) column with a 1 at ix (plus random cases when seed is given)."""
+    cases = [(0, 1), (2, 5), (64, 65)]
+    if seed is not None:
+        rng = _rng(seed)
+        cases += [(int(rng.integers(0, V)), V) for V in rng.integers(1, 100, 5)]
+    for ix, V in cases:
         x = _call(fn, ix, V)
         expected = np.zeros((V, 1))
         expected[ix] = 1
@@ -240,10 +244,10 @@ def check_sample(fn, seed=6):
 
 # ---- notebook 03: temperature ------------------------------------------------------------------------
 
-def check_softmax_with_temperature(fn):
+def check_softmax_with_temperature(fn, seed=7):
     """fn(logits, temperature) -> probabilities along axis 0; ValueError for temperature <= 0."""
     from labutils.sampling import softmax_with_temperature as ref
-    rng = _rng(7)
+    rng = _rng(seed)
     logits = rng.standard_normal((10, 3)) * 3
     for temperature in (1.0, 0.5, 2.0, 1e-3, 1e3):
         p = _call(fn, logits, temperature)

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 
 MODES = ("full", "quick")
+# The repository the Colab badges and the Colab setup cell point at (owner/name on GitHub).
+REPO = "rnn-lab/rnn-lab"
 
 
 def get_mode():
