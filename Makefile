@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed-stamp
 # Extra pip options, e.g. an index that serves CPU-only torch wheels on machines without one on disk.
 PIP_OPTIONS ?=
 
-.PHONY: run test unit nbval lab bench clean
+.PHONY: run test unit gradecheck nbval lab bench student grade clean
+SUBMISSIONS ?= submissions
+JOBS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +19,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m labutils run --mode full
 
-test: unit nbval
+test: unit gradecheck nbval
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# For every notebook: the solution scores full marks, the student release scores zero and runs to the end.
+gradecheck: $(STAMP)
+	$(PY) -m labutils.grading.selfcheck
 
 nbval: $(STAMP)
 	RNNLAB_MODE=quick $(PY) -m pytest notebooks -q -p no:cacheprovider \
@@ -31,6 +37,12 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/charlm_speed.py
+
+student: $(STAMP)
+	$(PY) -m labutils release --out build/student
+
+grade: $(STAMP)
+	$(PY) -m labutils grade $(SUBMISSIONS) --jobs $(JOBS) --out build/grading
 
 clean:
 	rm -rf build .pytest_cache

@@ -33,14 +33,18 @@ class SentimentRNN(nn.Module):
     """
 
     def __init__(self, vocab_size, embed_dim=50, hidden_size=64, cell="lstm", layers=1, bidirectional=False,
-                 dropout=0.0, embeddings=None, freeze_embeddings=False, pooling="last", padding_idx=0):
+                 dropout=0.0, embeddings=None, freeze_embeddings=False, pooling="last", padding_idx=0,
+                 recurrent_init="orthogonal"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, not {cell!r}")
         if pooling not in ("last", "max", "mean"):
             raise ValueError(f"pooling must be 'last', 'max' or 'mean', not {pooling!r}")
+        if recurrent_init not in ("orthogonal", "default"):
+            raise ValueError(f"recurrent_init must be 'orthogonal' or 'default', not {recurrent_init!r}")
         self.config = dict(vocab_size=vocab_size, embed_dim=embed_dim, hidden_size=hidden_size, cell=cell,
-                           layers=layers, bidirectional=bidirectional, dropout=dropout, pooling=pooling)
+                           layers=layers, bidirectional=bidirectional, dropout=dropout, pooling=pooling,
+                           recurrent_init=recurrent_init)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
         if embeddings is not None:
             embeddings = torch.as_tensor(embeddings, dtype=torch.float32)
@@ -56,6 +60,12 @@ class SentimentRNN(nn.Module):
             self.forward_layers.append(CELLS[cell](size_in, hidden_size, batch_first=True))
             if bidirectional:
                 self.backward_layers.append(CELLS[cell](size_in, hidden_size, batch_first=True))
+        if recurrent_init == "orthogonal":
+            # every gate's (hidden, hidden) recurrent block starts orthogonal: all its singular values are 1,
+            # so the gradient through the recurrence neither shrinks nor grows at the start (notebook 01)
+            for rnn in list(self.forward_layers) + list(self.backward_layers):
+                for block in rnn.weight_hh_l0.data.split(hidden_size, dim=0):
+                    nn.init.orthogonal_(block)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * directions, 1)
 
