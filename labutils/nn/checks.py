@@ -62,3 +62,38 @@ def check_overfit(model, train_one_epoch, ids, labels, epochs=40, lr=1e-2):
     print(f"overfit OK: 100 % training accuracy on {len(ids)} reviews after {len(losses)} epochs "
           f"(loss {losses[0]:.3f} -> {losses[-1]:.3f})")
     return losses
+
+
+def check_lstm_cell(fn, seed=0):
+    """fn(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> (h, c), against nn.LSTMCell with the same weights."""
+    for B, d, n in [(3, 4, 5), (1, 1, 1), (2, 10, 8)]:
+        torch.manual_seed(seed + B + d + n)
+        ref = nn.LSTMCell(d, n)
+        x, h, c = torch.randn(B, d), torch.randn(B, n), torch.randn(B, n)
+        with torch.no_grad():
+            got = _call(fn, x, h, c, ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh)
+            h_ref, c_ref = ref(x, (h, c))
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise AssertionError("return a tuple (h_new, c_new)")
+        for name, mine, expected in (("c_new", got[1], c_ref), ("h_new", got[0], h_ref)):
+            if tuple(mine.shape) != tuple(expected.shape):
+                raise AssertionError(f"{name} has shape {tuple(mine.shape)}, expected {tuple(expected.shape)}")
+            err = (mine - expected).abs().max().item()
+            if not err < 1e-6:
+                hint = ("c_new = f * c + i * g, with sigmoid on i and f and tanh on g; the gates come in the order "
+                        "i, f, g, o (chunk(4, dim=1))" if name == "c_new" else "h_new = o * tanh(c_new), sigmoid on o")
+                raise AssertionError(f"{name} differs from nn.LSTMCell by up to {err:.2e} (must be < 1e-6): {hint}")
+    print("lstm_cell OK: matches nn.LSTMCell with copied weights (max abs difference < 1e-6) on 3 sizes")
+
+
+def check_lstm_param_count(fn):
+    """fn(d, n) -> parameters of one LSTM layer with one bias vector per gate: 4(dn + n^2 + n)."""
+    for d, n in [(10, 128), (1, 1), (50, 64), (3, 7)]:
+        got = _call(fn, d, n)
+        torch_count = sum(p.numel() for p in nn.LSTM(d, n).parameters())
+        if got != 4 * (d * n + n * n + n):
+            raise AssertionError(f"lstm_param_count({d}, {n}) = {got}; count, for each of the 4 gates, the input "
+                                 f"weights (d x n), the recurrent weights (n x n) and one bias (n)")
+        if torch_count - got != 4 * n:
+            raise AssertionError("unexpected PyTorch count")
+    print("lstm_param_count OK: 4(dn + n^2 + n); PyTorch's count is 4n larger (two bias vectors, b_ih and b_hh)")

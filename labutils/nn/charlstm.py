@@ -1,0 +1,145 @@
+"""Notebook 07: a character-level LSTM language model in PyTorch.
+
+Batch-first: inputs and targets (B, T) character indices, logits (B, T, vocab_size). Training uses truncated
+BPTT over B contiguous streams of the corpus, the state carried (and detached) from chunk to chunk.
+"""
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from labutils.atomic import atomic_path
+from labutils.data.shakespeare import Vocab
+from labutils.sampling import softmax_with_temperature
+
+
+class CharLSTM(nn.Module):
+    """Embedding -> LSTM (layers) -> linear layer over the vocabulary."""
+
+    def __init__(self, vocab_size, embed_dim=64, hidden_size=256, layers=1, dropout=0.0):
+        super().__init__()
+        self.config = dict(vocab_size=vocab_size, embed_dim=embed_dim, hidden_size=hidden_size, layers=layers,
+                           dropout=dropout)
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_size, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x, state=None):
+        """x: (B, T) longs -> logits (B, T, vocab_size), state ((layers, B, H), (layers, B, H))"""
+        out, state = self.lstm(self.embedding(x), state)
+        return self.head(out), state
+
+
+def stream_chunks(data, batch_size, seq_length):
+    """(inputs, targets) chunks (B, T) walking B contiguous streams of data once, in order."""
+    data = np.asarray(data)
+    segment = (len(data) - 1) // batch_size
+    if segment < seq_length:
+        raise ValueError(f"{len(data)} characters are too few for {batch_size} streams of {seq_length}")
+    starts = np.arange(batch_size) * segment
+    for p in range(0, segment - seq_length + 1, seq_length):
+        idx = starts[:, None] + p + np.arange(seq_length)[None, :]
+        yield torch.from_numpy(data[idx]), torch.from_numpy(data[idx + 1])
+
+
+def train_charlstm(model, data, steps=None, time_budget=None, batch_size=64, seq_length=100, lr=3e-3, clip=1.0,
+                   seed=0, log_every=50, sample_every=None, callback=None):
+    """Adam with gradient clipping over stream chunks (epochs repeat) -> history dict and samples list.
+
+    history: "step", "seconds", "loss" (nats/char), "accuracy" (next-character, on the training chunks).
+    Every ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept.
+    """
+    if steps is None and time_budget is None:
+        raise ValueError("give steps= or time_budget=: training never runs unbounded")
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = {"step": [], "seconds": [], "loss": [], "accuracy": []}
+    samples, step, start = [], 0, time.perf_counter()
+    running_loss, running_acc, seen = 0.0, 0.0, 0
+
+    def done():
+        return (steps is not None and step >= steps) or (time_budget is not None and time.perf_counter() - start > time_budget)
+
+    while not done():
+        state = None
+        for x, y in stream_chunks(data, batch_size, seq_length):
+            model.train()
+            logits, state = model(x, state)
+            state = tuple(s.detach() for s in state)      # truncated BPTT: no gradient across chunks
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            step += 1
+            running_loss += loss.item()
+            running_acc += (logits.argmax(-1) == y).float().mean().item()
+            seen += 1
+            if step % log_every == 0:
+                history["step"].append(step)
+                history["seconds"].append(time.perf_counter() - start)
+                history["loss"].append(running_loss / seen)
+                history["accuracy"].append(running_acc / seen)
+                running_loss, running_acc, seen = 0.0, 0.0, 0
+            if callback is not None and sample_every and step % sample_every == 0:
+                out = callback(step, model)
+                if isinstance(out, str):
+                    samples.append((step, out))
+            if done():
+                break
+    return history, samples
+
+
+@torch.no_grad()
+def generate(model, vocab, prompt, n, temperature=1.0, rng=None, greedy=False):
+    """Prime with ``prompt`` (str), then generate n characters -> the generated text (without the prompt)."""
+    if not prompt:
+        raise ValueError("give a prompt of at least one character (e.g. '\\n')")
+    if not greedy and rng is None:
+        raise ValueError("pass rng=np.random.default_rng(seed): sampling needs an explicit generator")
+    model.eval()
+    ids = torch.from_numpy(vocab.encode(prompt))[None, :]
+    logits, state = model(ids)
+    out = []
+    for _ in range(n):
+        last = logits[0, -1].double().numpy()
+        ix = int(np.argmax(last)) if greedy else int(rng.choice(len(last), p=softmax_with_temperature(last, temperature)))
+        out.append(ix)
+        logits, state = model(torch.tensor([[ix]]), state)
+    return vocab.decode(out)
+
+
+@torch.no_grad()
+def cross_entropy(model, data, chunk=2000):
+    """Mean per-character cross-entropy (nats) of data[1:] given data[:-1], one stream from a zero state."""
+    model.eval()
+    data = torch.from_numpy(np.asarray(data))
+    total, state = 0.0, None
+    for p in range(0, len(data) - 1, chunk):
+        x, y = data[p:p + chunk][None, :], data[p + 1:p + chunk + 1][None, :]
+        x = x[:, : y.shape[1]]
+        logits, state = model(x, state)
+        total += nn.functional.cross_entropy(logits[0], y[0], reduction="sum").item()
+    return total / (len(data) - 1)
+
+
+def save_charlstm(path, model, vocab, **extra):
+    """State dict, model config, vocabulary and extra plain values in one file, written atomically."""
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), "config": dict(model.config), "chars": list(vocab.chars),
+                    "extra": extra}, tmp)
+
+
+def load_charlstm(path, vocab=None):
+    """-> (model, vocab, extra). With ``vocab`` given, a different saved vocabulary is an error."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    saved = Vocab(tuple(blob["chars"]))
+    if vocab is not None and saved != vocab:
+        raise ValueError(f"the saved model's vocabulary ({len(saved)} chars) differs from this corpus' "
+                         f"({len(vocab)} chars; only in the model: {sorted(set(saved.chars) - set(vocab.chars))}, "
+                         f"only in the corpus: {sorted(set(vocab.chars) - set(saved.chars))}): load the corpus it was "
+                         "trained on, or train a new model")
+    model = CharLSTM(**blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    return model, saved, blob["extra"]

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from labutils.nn import memory  # noqa: E402
+
+
+@pytest.mark.parametrize("B,d,n", [(1, 1, 1), (3, 4, 5), (2, 10, 16)])
+def test_lstm_cell_matches_torch(B, d, n):
+    torch.manual_seed(B * 100 + d * 10 + n)
+    ref = torch.nn.LSTMCell(d, n)
+    x, h, c = torch.randn(B, d), torch.randn(B, n), torch.randn(B, n)
+    h1, c1 = memory.lstm_cell_step(x, h, c, ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh)
+    h2, c2 = ref(x, (h, c))
+    assert (h1 - h2).abs().max() < 1e-6 and (c1 - c2).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("d,n", [(10, 128), (1, 1), (50, 64)])
+def test_parameter_count(d, n):
+    layer = torch.nn.LSTM(d, n)
+    assert sum(p.numel() for p in layer.parameters()) == memory.lstm_param_count(d, n, bias_vectors=2)
+    assert memory.lstm_param_count(d, n) == 4 * (d * n + n * n + n)
+
+
+@pytest.mark.parametrize("T", [2, 3, 10, 11])
+def test_palindromes(T):
+    x, y = memory.palindromes(T, 50, np.random.default_rng(0))
+    assert x.shape == (50, T - 1) and y.shape == (50,)
+    full = torch.cat([x, y[:, None]], dim=1)
+    assert torch.equal(full, full.flip(1)) and torch.equal(y, x[:, 0])
+    x2, _ = memory.palindromes(T, 50, np.random.default_rng(0))
+    assert torch.equal(x, x2)
+    with pytest.raises(ValueError):
+        memory.palindromes(1, 5, np.random.default_rng(0))
+
+
+def test_adam_step_matches_torch():
+    torch.manual_seed(0)
+    p = torch.randn(3, 2, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=0.01)
+    mine, m, v = p.detach().clone(), torch.zeros(3, 2), torch.zeros(3, 2)
+    for t in (1, 2, 3):
+        grad = torch.randn(3, 2)
+        p.grad = grad.clone()
+        opt.step()
+        mine, m, v = memory.adam_step(mine, grad, m, v, t, lr=0.01)
+    assert (mine - p.detach()).abs().max() < 1e-7
+
+
+def test_gradient_norms_and_short_training():
+    acc, losses, model = memory.train_palindromes("lstm", 4, steps=30, hidden_size=16, batch=32)
+    assert 0 <= acc <= 1 and len(losses) == 2
+    x, y = memory.palindromes(6, 1, np.random.default_rng(1))
+    norms = memory.hidden_gradient_norms(model, x, y)
+    assert norms.shape == (5,) and np.all(np.isfinite(norms)) and norms[-1] > 0
