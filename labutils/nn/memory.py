@@ -41,10 +41,15 @@ def palindromes(T, batch, rng):
 class DigitClassifier(nn.Module):
     """One-hot digits -> nn.RNN (tanh) or nn.LSTM -> linear layer on the last state -> 10 logits."""
 
-    def __init__(self, cell="lstm", hidden_size=128):
+    def __init__(self, cell="lstm", hidden_size=128, forget_bias=0.0):
         super().__init__()
         self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM}[cell](10, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, 10)
+        if cell == "lstm" and forget_bias:
+            # a positive forget-gate bias starts f_t near 1, so the cell state (and its gradient) is kept
+            with torch.no_grad():
+                self.rnn.bias_ih_l0[hidden_size:2 * hidden_size] = forget_bias
+                self.rnn.bias_hh_l0[hidden_size:2 * hidden_size] = 0.0
 
     def forward(self, digits):
         """digits: (B, T) longs -> logits (B, 10)"""
@@ -53,11 +58,11 @@ class DigitClassifier(nn.Module):
 
 
 def train_palindromes(cell, T, steps, seed=0, hidden_size=128, batch=128, lr=1e-3, optimizer="adam",
-                      test_size=1000, log_every=25):
+                      test_size=1000, log_every=25, forget_bias=0.0):
     """Train a DigitClassifier on fresh palindromes of length T -> (test accuracy, loss history, model)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = DigitClassifier(cell, hidden_size)
+    model = DigitClassifier(cell, hidden_size, forget_bias)
     opt = make_optimizer(optimizer, model.parameters(), lr)
     losses = []
     for step in range(steps):
