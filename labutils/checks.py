@@ -224,21 +224,31 @@ def check_adagrad_update(fn, seed=5):
     print("adagrad_update OK: clipping at +-5, memory and parameters match the reference")
 
 
+def _sampled_indices_match(fn, reference, seed, n, seed_ix, temperatures, hint):
+    """Run fn and the reference from the same state with equally seeded generators; -> the reference's outputs."""
+    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
+    h0 = _rng(seed + 1).standard_normal((5, 1)) * 0.5
+    outputs = []
+    for temperature in temperatures:
+        got = _call(fn, params, h0.copy(), seed_ix, n, temperature, np.random.default_rng(seed))
+        expected = reference(params, h0.copy(), seed_ix, n, temperature, np.random.default_rng(seed))
+        got_ixs = got[0] if isinstance(got, tuple) else got
+        ref_ixs = expected[0] if isinstance(expected, tuple) else expected
+        if [int(i) for i in got_ixs] != list(ref_ixs):
+            first = next((i for i, (a, b) in enumerate(zip(got_ixs, ref_ixs)) if a != b), min(len(got_ixs), n))
+            raise AssertionError(f"at temperature {temperature}, the sampled indices differ from the reference from "
+                                 f"position {first} on (got {len(got_ixs)} indices, expected {n}). {hint}")
+        outputs.append((got, expected))
+    return outputs
+
+
 def check_sample(fn, seed=6):
     """fn(params, h, seed_ix, n, temperature, rng) -> (ixs, h); draws with rng.choice(vocab_size, p=p)."""
     from labutils.sampling import sample
-    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
-    h0 = _rng(seed + 1).standard_normal((5, 1)) * 0.5
-    for temperature in (1.0, 0.5):
-        ixs, h = _call(fn, params, h0.copy(), 2, 40, temperature, np.random.default_rng(seed))
-        ref_ixs, ref_h = sample(params, h0.copy(), 2, 40, temperature, np.random.default_rng(seed))
-        if list(map(int, ixs)) != ref_ixs:
-            first = next((i for i, (a, b) in enumerate(zip(ixs, ref_ixs)) if a != b), min(len(ixs), len(ref_ixs)))
-            raise AssertionError(
-                f"at temperature {temperature}, the sampled indices differ from the reference from position {first} "
-                f"on (got {len(ixs)} indices, expected 40). Feed each sampled index back in as the next input, divide "
-                "the logits by the temperature before the softmax, and draw with rng.choice(vocab_size, p=p).")
-        assert_close("final h", h, ref_h, hint="return the state after the last step.")
+    hint = ("Feed each sampled index back in as the next input, divide the logits by the temperature before the "
+            "softmax, and draw with rng.choice(vocab_size, p=p).")
+    for got, expected in _sampled_indices_match(fn, sample, seed, 40, 2, (1.0, 0.5), hint):
+        assert_close("final h", got[1], expected[1], hint="return the state after the last step.")
     print("sample OK: the same indices as the reference at temperature 1 and 0.5 with the same generator")
 
 
@@ -286,12 +296,6 @@ def check_encode(fn, seed=8):
 def check_decode(fn, seed=9):
     """fn(params, h, seed_ix, n, temperature, rng) -> list of n indices."""
     from labutils.probing import decode
-    params = _small_charlm(_rng(seed), V=6, H=5, scale=1.0)
-    h = _rng(seed + 1).standard_normal((5, 1)) * 0.5
-    for temperature in (1.0, 0.7):
-        got = _call(fn, params, h.copy(), 1, 30, temperature, np.random.default_rng(seed))
-        expected = decode(params, h.copy(), 1, 30, temperature, np.random.default_rng(seed))
-        if [int(i) for i in got] != expected:
-            raise AssertionError(f"at temperature {temperature} the continuation differs from the reference: feed "
-                                 "seed_ix first, then each sampled index; draw with rng.choice(vocab_size, p=p)")
+    _sampled_indices_match(fn, decode, seed, 30, 1, (1.0, 0.7),
+                           "Feed seed_ix first, then each sampled index; draw with rng.choice(vocab_size, p=p).")
     print("decode OK: the same continuation as the reference with the same generator")
