@@ -15,14 +15,15 @@ def check_notebook(path, mode="quick", timeout=900):
     """-> list of problems (empty when the notebook's grading works)."""
     source = nbformat.read(path, as_version=4)
     problems = []
+    if not any(is_check(c) for c in source.cells):
+        print("  no graded checks (a notebook without exercises): nothing to grade")
+        return problems
     for label, submission in (("solution", source), ("release", release_notebook(source))):
         nb, notes = assemble(source, submission)
         executed = execute(nb, Path(path).parent.resolve(), timeout, mode)
         rows = score(source, executed, notes, label, Path(path).stem)
         got, total = sum(r.points for r in rows), sum(r.max for r in rows)
         print(f"  {label:8s}: {got:g} / {total:g} points over {len(rows)} checks", flush=True)
-        if not rows:
-            problems.append("no graded checks")
         if label == "solution" and got != total:
             problems += [f"solution fails {r.exercise}: {r.status}: {r.reason}" for r in rows if r.status != "passed"]
         if label == "release":
