@@ -13,7 +13,7 @@ JOBS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_OPTIONS) -e '.[torch,dev]'
+	$(PY) -m pip install $(PIP_OPTIONS) -e '.[pytorch,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
