@@ -39,13 +39,25 @@ class PhasedLSTMCell(nn.Module):
         self.shift = nn.Parameter(torch.rand(hidden_size) * self.log_tau.detach().exp())
         self.r_on, self.alpha = r_on, alpha
 
+    @property
+    def tau(self):
+        return self.log_tau.exp()
+
     def forward(self, x, t, state):
         """x: (B, d), t: (B,) timestamps, state (h, c) -> (h, c), k (B, n)"""
-        h, c = state
-        h_new, c_new = lstm_cell_step(x, h, c, self.cell.weight_ih, self.cell.weight_hh, self.cell.bias_ih,
-                                      self.cell.bias_hh)
-        k = time_gate(t[:, None], self.log_tau.exp(), self.shift, self.r_on, self.alpha)
-        return (k * h_new + (1 - k) * h, k * c_new + (1 - k) * c), k
+        h, c, k = phased_lstm_step(x, t, *state, self)
+        return (h, c), k
+
+
+def phased_lstm_step(x, t, h, c, cell):
+    """One Phased LSTM step: the LSTM's proposal (h~, c~), let through where the unit's time gate is open.
+
+    x (B, d), t (B,), h, c (B, n); cell: a PhasedLSTMCell -> h_new, c_new, k, each (B, n)
+    """
+    lstm = cell.cell
+    h_prop, c_prop = lstm_cell_step(x, h, c, lstm.weight_ih, lstm.weight_hh, lstm.bias_ih, lstm.bias_hh)
+    k = time_gate(t[:, None], cell.tau, cell.shift, cell.r_on, cell.alpha)
+    return k * h_prop + (1 - k) * h, k * c_prop + (1 - k) * c, k
 
 
 class SequenceClassifier(nn.Module):
@@ -76,7 +88,7 @@ class SequenceClassifier(nn.Module):
         return self.head(h), open_fraction
 
 
-def frequency_task(batch, rng, steps=50, duration=100.0, band=(5.0, 6.0), period_range=(1.0, 100.0), regular=True):
+def frequency_task(batch, rng, steps=50, duration=30.0, band=(5.0, 6.0), period_range=(1.0, 100.0), regular=True):
     """Sine waves; label 1 when the period (ms) lies inside ``band``. Half the batch is drawn inside the band.
 
     regular: samples every duration/steps ms; otherwise at sorted uniform random times in [0, duration).
@@ -97,3 +109,30 @@ def frequency_task(batch, rng, steps=50, duration=100.0, band=(5.0, 6.0), period
     values = np.sin(2 * np.pi * times / period[:, None] + phase)
     return (torch.from_numpy(values[..., None].astype(np.float32)), torch.from_numpy(times.astype(np.float32)),
             torch.from_numpy(labels))
+
+
+def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, batch=64, steps=50, duration=30.0,
+                    test_size=1000, **gate):
+    """Train a SequenceClassifier on fresh frequency-task batches (Adam) and test it on a fixed set.
+
+    -> dict(test_acc, test_loss, losses (per iteration), open_fraction (n,) on the test set, model)
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = SequenceClassifier(phased, hidden_size, **(gate if phased else {}))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(iters):
+        values, times, labels = frequency_task(batch, rng, steps, duration, regular=regular)
+        loss = nn.functional.cross_entropy(model(values, times)[0], labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    values, times, labels = frequency_task(test_size, np.random.default_rng(10_000 + seed), steps, duration,
+                                           regular=regular)
+    with torch.no_grad():
+        logits, open_fraction = model(values, times)
+    return dict(test_acc=(logits.argmax(1) == labels).float().mean().item(),
+                test_loss=nn.functional.cross_entropy(logits, labels).item(), losses=np.array(losses),
+                open_fraction=open_fraction.numpy(), model=model)

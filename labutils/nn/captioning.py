@@ -1,0 +1,211 @@
+"""Notebook 09: image captioning with an RNN or LSTM decoder (the CS231n pipeline, in PyTorch).
+
+image -> encoder -> initial hidden state h0 (N, H); captions_in = caption[:, :-1] (starts with <START>) are embedded
+and fed with teacher forcing; the decoder's scores (N, T, V) predict captions_out = caption[:, 1:]; <NULL>
+padding (id 0) is masked out of the loss. At test time the decoder feeds back its own words.
+"""
+import dataclasses
+
+import numpy as np
+import torch
+from torch import nn
+
+from labutils.data.captions import END, NULL, START
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN: (N, 3, 32, 32) -> (N, out_dim). No global pooling: where a shape is matters for the caption."""
+
+    def __init__(self, out_dim):
+        super().__init__()
+        def block(c_in, c_out):     # batch norm: the decoder only learns to use h0 if it varies from the start
+            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+        self.net = nn.Sequential(*block(3, 16), *block(16, 32), *block(32, 32),   # 32 -> 16 -> 8 -> 4 pixels
+                                 nn.Flatten(), nn.Linear(32 * 4 * 4, out_dim))
+        # no tanh on h0 (CS231n's projection is affine too): the decoder would push it into saturation, where
+        # h0 is the same for every image and the captions stop depending on the picture
+
+    def forward(self, images):
+        return self.net(images)
+
+
+def pretrain_encoder(split, out_dim=256, epochs=4, batch_size=64, lr=2e-3, seed=0):
+    """Train an ImageEncoder to name what lies in each grid cell (our stand-in for ImageNet pretraining).
+
+    split.scenes gives the labels (labutils.data.scenes.cell_labels). -> (encoder in eval mode, per-epoch losses)
+    """
+    from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    encoder = ImageEncoder(out_dim)
+    head = nn.Linear(out_dim, GRID * GRID * N_CELL_CLASSES)
+    opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
+    images = torch.from_numpy(split.images)
+    labels = torch.from_numpy(np.stack([cell_labels(s) for s in split.scenes]))
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for idx in np.array_split(rng.permutation(len(images)), max(1, len(images) // batch_size)):
+            logits = head(torch.relu(encoder(images[idx]))).view(len(idx), N_CELL_CLASSES, GRID * GRID)
+            loss = nn.functional.cross_entropy(logits, labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(images))
+    encoder.eval()
+    encoder.head = head
+    return encoder, losses
+
+
+@torch.no_grad()
+def cell_accuracy(encoder, split):
+    """Fraction of grid cells whose content (empty, or kind + colour + size) the pretrained encoder names right."""
+    from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
+    logits = encoder.head(torch.relu(encoder(torch.from_numpy(split.images))))
+    predicted = logits.view(len(split.images), N_CELL_CLASSES, GRID * GRID).argmax(1).numpy()
+    return float(np.mean(predicted == np.stack([cell_labels(s) for s in split.scenes])))
+
+
+@torch.no_grad()
+def extract_features(encoder, split):
+    """-> a copy of the split whose images are the encoder's fixed features (N, D): COCO-style from here on."""
+    features = torch.relu(encoder(torch.from_numpy(split.images))).numpy()
+    return dataclasses.replace(split, images=features)
+
+
+class Captioner(nn.Module):
+    """Encoder -> h0; word embedding -> nn.RNN (tanh) or nn.LSTM -> linear scores over the vocabulary.
+
+    encoder: any module mapping a batch of images (or features) to (N, hidden_size); the default is ImageEncoder,
+    for precomputed features (COCO-style) pass nn.Linear(feature_dim, hidden_size).
+    """
+
+    def __init__(self, vocab_size, cell="lstm", embed_dim=32, hidden_size=128, encoder=None):
+        super().__init__()
+        if cell not in ("rnn", "lstm"):
+            raise ValueError(f"cell must be 'rnn' or 'lstm', not {cell!r}")
+        self.cell = cell
+        self.encoder = encoder if encoder is not None else ImageEncoder(hidden_size)
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.rnn = (nn.RNN if cell == "rnn" else nn.LSTM)(embed_dim, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def init_state(self, images, image_idxs=None):
+        """-> the decoder's state before <START>: h0 (1, N, H), and for the LSTM (h0, c0 = 0).
+
+        image_idxs (N,): caption i starts from image image_idxs[i] (each image is encoded once, however many
+        captions it has); None: one caption per image.
+        """
+        h0 = self.encoder(images)
+        h0 = (h0 if image_idxs is None else h0[image_idxs]).unsqueeze(0)
+        return h0 if self.cell == "rnn" else (h0, torch.zeros_like(h0))
+
+    def forward(self, images, captions_in, image_idxs=None):
+        """images (B, ...), captions_in (N, T) word ids, image_idxs (N,) or None -> scores (N, T, V) (teacher forcing)"""
+        out, _ = self.rnn(self.embed(captions_in), self.init_state(images, image_idxs))
+        return self.head(out)
+
+    def step(self, words, state):
+        """One decoding step: words (N,) -> scores (N, V), new state."""
+        out, state = self.rnn(self.embed(words).unsqueeze(1), state)
+        return self.head(out[:, 0]), state
+
+
+def temporal_softmax_loss(scores, targets, mask):
+    """Cross-entropy summed over the unmasked time steps and averaged over the batch (CS231n's convention).
+
+    scores (N, T, V), targets (N, T) ids, mask (N, T) bool (False at <NULL> padding) -> scalar
+    """
+    N, T, V = scores.shape
+    if targets.shape != (N, T) or mask.shape != (N, T):
+        raise ValueError(f"scores {tuple(scores.shape)} need targets and mask of shape {(N, T)}, "
+                         f"not {tuple(targets.shape)} and {tuple(mask.shape)}")
+    nll = nn.functional.cross_entropy(scores.reshape(N * T, V), targets.reshape(N * T), reduction="none")
+    return (nll * mask.reshape(N * T).float()).sum() / N
+
+
+def caption_loss(model, images, captions, image_idxs=None, null_id=0):
+    """Teacher-forced loss of a batch: captions (N, T) with <START> first -> scalar."""
+    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+    return temporal_softmax_loss(model(images, captions_in, image_idxs), captions_out, captions_out != null_id)
+
+
+@torch.no_grad()
+def decode(model, images, vocab, max_length=20, temperature=0.0, generator=None):
+    """Greedy (temperature 0) or sampled captions -> (N, max_length) word ids, <NULL> after each <END>.
+
+    Start from <START>; at each step feed the previous word back; a caption that produced <END> stays finished.
+    """
+    was_training = model.training
+    model.eval()
+    N = len(images)
+    state = model.init_state(images)
+    words = torch.full((N,), vocab[START], dtype=torch.long)
+    out = torch.full((N, max_length), vocab[NULL], dtype=torch.long)
+    done = torch.zeros(N, dtype=torch.bool)
+    for t in range(max_length):
+        scores, state = model.step(words, state)
+        if temperature > 0:
+            probs = torch.softmax(scores / temperature, dim=1)
+            words = torch.multinomial(probs, 1, generator=generator)[:, 0]
+        else:
+            words = scores.argmax(dim=1)
+        out[:, t] = torch.where(done, vocab[NULL], words)
+        done |= words == vocab[END]
+        if done.all():
+            break
+    model.train(was_training)
+    return out
+
+
+def minibatches(split, batch_size, rng=None):
+    """One epoch: batches of batch_size images with all their captions -> (images, captions, image_idxs) tensors.
+
+    image_idxs index into the batch's images; rng None keeps the split's order.
+    """
+    order = np.arange(len(split.images)) if rng is None else rng.permutation(len(split.images))
+    rows = np.argsort(split.image_idxs, kind="stable")                # caption rows grouped by image
+    starts = np.searchsorted(split.image_idxs[rows], np.arange(len(split.images) + 1))
+    for i in range(0, len(order), batch_size):
+        batch = order[i:i + batch_size]
+        caption_rows = [rows[starts[j]:starts[j + 1]] for j in batch]
+        local = np.repeat(np.arange(len(batch)), [len(r) for r in caption_rows])
+        yield (torch.from_numpy(split.images[batch]), torch.from_numpy(split.captions[np.concatenate(caption_rows)]),
+               torch.from_numpy(local))
+
+
+@torch.no_grad()
+def evaluate_loss(model, split, batch_size=250):
+    """Mean teacher-forced loss per caption over a split."""
+    model.eval()
+    total = 0.0
+    for images, captions, image_idxs in minibatches(split, batch_size):
+        total += caption_loss(model, images, captions, image_idxs).item() * len(captions)
+    model.train()
+    return total / len(split.captions)
+
+
+def train_captioner(model, train, epochs, val=None, batch_size=32, lr=2e-3, seed=0, clip=5.0, log=None):
+    """Adam on the teacher-forced loss, batch_size images (with all their captions) per step
+    -> history {"train": per-epoch mean loss, "val": per-epoch val loss}."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = {"train": [], "val": []}
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        for images, captions, image_idxs in minibatches(train, batch_size, rng):
+            loss = caption_loss(model, images, captions, image_idxs)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            losses.append(loss.item())
+        history["train"].append(float(np.mean(losses)))
+        if val is not None:
+            history["val"].append(evaluate_loss(model, val))
+        if log:
+            log(epoch, history)
+    return history
