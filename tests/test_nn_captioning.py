@@ -118,3 +118,14 @@ def test_checks_accept_the_reference_and_name_mistakes():
         return torch.stack(out, 1)
     with pytest.raises(AssertionError, match="fill with <NULL>"):
         checks.check_greedy_decode(no_null_fill)
+
+
+def test_pretrained_encoder_gives_standardised_features(tiny):
+    splits, _ = tiny
+    encoder, losses = captioning.pretrain_encoder(splits["train"], out_dim=16, epochs=2, batch_size=10)
+    assert len(losses) == 2 and not encoder.training
+    assert 0.0 <= captioning.cell_accuracy(encoder, splits["val"]) <= 1.0
+    features = captioning.extract_features(encoder, splits)
+    assert features["train"].images.shape == (20, 16) and features["test"].images.shape == (4, 16)
+    np.testing.assert_allclose(features["train"].images.mean(0), 0, atol=1e-4)
+    assert features["train"].captions is splits["train"].captions          # only the images are replaced

@@ -68,10 +68,16 @@ def cell_accuracy(encoder, split):
 
 
 @torch.no_grad()
-def extract_features(encoder, split):
-    """-> a copy of the split whose images are the encoder's fixed features (N, D): COCO-style from here on."""
-    features = torch.relu(encoder(torch.from_numpy(split.images))).numpy()
-    return dataclasses.replace(split, images=features)
+def extract_features(encoder, splits, fit_on="train"):
+    """Copies of the splits whose images are the encoder's fixed features (N, D): COCO-style from here on.
+
+    splits: {name: CaptionSplit}. Features are standardised with the mean and std of splits[fit_on]: raw ReLU
+    features are large and positive, and the decoder then learns its h0 projection several times slower.
+    """
+    raw = {name: torch.relu(encoder(torch.from_numpy(split.images))).numpy() for name, split in splits.items()}
+    mean, std = raw[fit_on].mean(0), raw[fit_on].std(0) + 1e-6
+    return {name: dataclasses.replace(split, images=((raw[name] - mean) / std).astype(np.float32))
+            for name, split in splits.items()}
 
 
 class Captioner(nn.Module):

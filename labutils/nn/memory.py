@@ -3,7 +3,6 @@
 Layout: batch-first tensors; digits are one-hot: inputs (B, T-1, 10), targets (B,) class ids.
 Gate order follows PyTorch (input i, forget f, cell candidate g, output o), so weights copy across.
 """
-import time
 
 import numpy as np
 import torch
