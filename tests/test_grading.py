@@ -123,3 +123,12 @@ def test_hostile_submissions_each_get_a_clear_status(course, tmp_path):
     feedback = tmp_path / "out" / "feedback" / "huge" / "01_tiny.html"
     assert feedback.exists() and feedback.stat().st_size < 2_000_000
     assert "Score: 3 / 3" in feedback.read_text()
+
+
+def test_the_kernel_gets_the_mode_and_the_grader_keeps_its_environment(monkeypatch, tmp_path):
+    from labutils.grading.grade import execute
+    monkeypatch.delenv("RNNLAB_MODE", raising=False)
+    nb = new_notebook(cells=[new_code_cell("import os; print(os.environ['RNNLAB_MODE'])")])
+    out = execute(nb, tmp_path, mode="quick")
+    assert out.cells[0].outputs[0]["text"] == "quick\n"
+    assert "RNNLAB_MODE" not in __import__("os").environ

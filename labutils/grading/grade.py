@@ -94,7 +94,7 @@ def assemble(source, submission):
 
 def execute(nb, cwd, timeout=300, mode="quick"):
     """Run nb in a fresh kernel; a cell that kills the kernel is replaced by an error and the run restarted."""
-    os.environ["RNNLAB_MODE"] = mode
+    env = {**os.environ, "RNNLAB_MODE": mode}        # the kernel's environment; the grader's own is left alone
     for _ in range(MAX_RESTARTS + 1):
         current = {"index": None}
         client = CappedClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
@@ -104,7 +104,7 @@ def execute(nb, cwd, timeout=300, mode="quick"):
                                                 "traceback": []},
                               on_cell_start=lambda cell, cell_index: current.update(index=cell_index))
         try:
-            client.execute()
+            client.execute(env=env)                  # passed on to the kernel manager's start_kernel
             return nb
         except DeadKernelError:
             i = current["index"]
