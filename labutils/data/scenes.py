@@ -23,13 +23,11 @@ from labutils.data.captions import CaptionSplit, CaptionVocab, encode_captions
 KINDS = ("circle", "square", "triangle")
 COLOURS = {"red": (0.9, 0.15, 0.1), "green": (0.1, 0.75, 0.2), "blue": (0.2, 0.35, 1.0), "yellow": (0.95, 0.85, 0.1)}
 SIZES = {"small": 3.0, "large": 4.8}            # half-width in pixels; a grid cell is 32/3 = 10.7 pixels wide
-ROWS, COLS = ("top", "middle", "bottom"), ("left", "center", "right")
 IMAGE_SIZE, GRID = 32, 3
 PLACES = {(0, 0): "in the top left", (0, 1): "at the top", (0, 2): "in the top right",
           (1, 0): "on the left", (1, 1): "in the middle", (1, 2): "on the right",
           (2, 0): "in the bottom left", (2, 1): "at the bottom", (2, 2): "in the bottom right"}
-RELATIONS = {"above": "below", "below": "above", "to the left of": "to the right of",
-             "to the right of": "to the left of"}
+RELATIONS = ("above", "below", "to the left of", "to the right of")
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ def load_scenes(n_train=4000, n_val=500, n_test=500, seed=0, max_length=None):
     """Fixed train/val/test splits (each split has its own seed derived from ``seed``) and their vocabulary.
 
     -> (splits {"train", "val", "test"}: CaptionSplit, vocab: CaptionVocab). Every caption of every image is a
-    training pair; all captions of an image are its references for BLEU. Drawing 5,000 scenes takes ~1 s.
+    training pair; all captions of an image are its references for BLEU. Drawing 5,000 scenes takes about 2 s.
     """
     raw = {name: make_scenes(n, seed * 1000 + k) for k, (name, n) in
            enumerate((("train", n_train), ("val", n_val), ("test", n_test)))}

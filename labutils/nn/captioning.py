@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from labutils.data.captions import END, NULL, START
+from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
 
 
 class ImageEncoder(nn.Module):
@@ -18,7 +19,7 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, out_dim):
         super().__init__()
-        def block(c_in, c_out):     # batch norm: the decoder only learns to use h0 if it varies from the start
+        def block(c_in, c_out):
             return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
         self.net = nn.Sequential(*block(3, 16), *block(16, 32), *block(32, 32),   # 32 -> 16 -> 8 -> 4 pixels
                                  nn.Flatten(), nn.Linear(32 * 4 * 4, out_dim))
@@ -32,38 +33,39 @@ class ImageEncoder(nn.Module):
 def pretrain_encoder(split, out_dim=256, epochs=4, batch_size=64, lr=2e-3, seed=0):
     """Train an ImageEncoder to name what lies in each grid cell (our stand-in for ImageNet pretraining).
 
-    split.scenes gives the labels (labutils.data.scenes.cell_labels). -> (encoder in eval mode, per-epoch losses)
+    split.scenes gives the labels (labutils.data.scenes.cell_labels). The classifier stays on as encoder.head.
+    -> (encoder in eval mode, per-epoch losses)
     """
-    from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = ImageEncoder(out_dim)
-    head = nn.Linear(out_dim, GRID * GRID * N_CELL_CLASSES)
-    opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
+    encoder.head = nn.Linear(out_dim, GRID * GRID * N_CELL_CLASSES)
+    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
     images = torch.from_numpy(split.images)
     labels = torch.from_numpy(np.stack([cell_labels(s) for s in split.scenes]))
     losses = []
     for _ in range(epochs):
         total = 0.0
         for idx in np.array_split(rng.permutation(len(images)), max(1, len(images) // batch_size)):
-            logits = head(torch.relu(encoder(images[idx]))).view(len(idx), N_CELL_CLASSES, GRID * GRID)
-            loss = nn.functional.cross_entropy(logits, labels[idx])
+            loss = nn.functional.cross_entropy(cell_logits(encoder, images[idx]), labels[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
         losses.append(total / len(images))
     encoder.eval()
-    encoder.head = head
     return encoder, losses
+
+
+def cell_logits(encoder, images):
+    """Pretraining head: images (N, 3, 32, 32) -> logits (N, classes, 9 cells)."""
+    return encoder.head(torch.relu(encoder(images))).view(len(images), N_CELL_CLASSES, GRID * GRID)
 
 
 @torch.no_grad()
 def cell_accuracy(encoder, split):
     """Fraction of grid cells whose content (empty, or kind + colour + size) the pretrained encoder names right."""
-    from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
-    logits = encoder.head(torch.relu(encoder(torch.from_numpy(split.images))))
-    predicted = logits.view(len(split.images), N_CELL_CLASSES, GRID * GRID).argmax(1).numpy()
+    predicted = cell_logits(encoder, torch.from_numpy(split.images)).argmax(1).numpy()
     return float(np.mean(predicted == np.stack([cell_labels(s) for s in split.scenes])))
 
 
