@@ -16,6 +16,13 @@ from tqdm.auto import tqdm
 from labutils.rnn import RNNParams, softmax
 
 
+def one_hot(ix, vocab_size):
+    """-> (vocab_size, 1) float64 column, zeros with a 1 at row ix (min-char-rnn's input encoding)."""
+    x = np.zeros((vocab_size, 1))
+    x[ix] = 1.0
+    return x
+
+
 def loss_fun(inputs, targets, hprev, params):
     """Reference loss and gradients over one chunk (min-char-rnn's lossFun).
 

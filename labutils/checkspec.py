@@ -1,0 +1,228 @@
+"""One description per check, shared by the notebook and the grader, so the two cannot drift.
+
+A ``Check`` has three parts:
+
+* ``cases(seed)``: the inputs, as plain data (arrays, numbers, strings, lists, dicts). Trusted side.
+* ``probe(fns, case)``: calls the student's functions on one case and returns what they gave, as plain
+  data. This is the only part that runs the student's code.
+* ``verify(case, outputs)``: computes the reference on the same inputs and raises ``AssertionError`` with
+  a message that names the bug. Trusted side.
+
+In a notebook, ``run_check`` does all three in the student's kernel (immediate feedback). When grading,
+the sandbox runs only ``probe`` (``labutils.grading.probe``) and writes its outputs with ``encode``; the
+grader reads them back with ``decode`` (no pickle, sizes capped) and runs ``verify`` in its own process.
+The notebook path sends the outputs through the same encode/decode round trip, so both see the same data.
+"""
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+MAX_ARRAY_BYTES = 32_000_000        # all arrays of one check's outputs together
+MAX_JSON_CHARS = 2_000_000
+MAX_DEPTH = 12
+_DTYPES = "biuf"                    # bool, signed and unsigned ints, floats: nothing that can hold code
+
+
+class OutputError(ValueError):
+    """Outputs that cannot be represented as plain data, or are too large."""
+
+
+@dataclass(frozen=True)
+class Check:
+    grade_id: str                          # the nbgrader grade_id of the check cell
+    uses: tuple                            # names of the student's functions (or classes) the probe calls
+    cases: Callable                        # seed -> list of plain dicts
+    probe: Callable                        # (fns: {name: callable}, case) -> plain outputs
+    verify: Callable                       # (case, outputs) -> None, or AssertionError naming the bug
+    passed: str                            # printed when every case passes
+    references: Callable = field(default=dict)   # () -> {name: reference} for earlier exercises (see below)
+
+
+# ---- plain data ---------------------------------------------------------------------------------------
+
+def plain(obj, depth=0):
+    """obj as plain data: arrays (tensors become arrays), numbers, strings, None, lists, tuples, str-keyed dicts.
+
+    Parameter containers with ``items()`` (RNNParams, state dicts) become dicts; anything else becomes
+    ``{"__object__": type name}`` so a check can say what came back instead of what it expected.
+    """
+    if depth > MAX_DEPTH:
+        raise OutputError("outputs are nested too deeply")
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj
+    if hasattr(obj, "detach") and hasattr(obj, "numpy"):            # a torch tensor, without importing torch
+        return obj.detach().cpu().numpy()
+    if isinstance(obj, (list, tuple)):
+        items = [plain(x, depth + 1) for x in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
+    if isinstance(obj, dict) or (hasattr(obj, "items") and callable(obj.items)):
+        try:
+            pairs = list(obj.items())
+        except Exception:   # noqa: BLE001 - a student object whose items() fails is just not plain data
+            return {"__object__": type(obj).__name__}
+        return {str(k): plain(v, depth + 1) for k, v in pairs}
+    return {"__object__": type(obj).__name__}
+
+
+def encode(obj):
+    """Plain data -> (JSON text, {key: array}) for ``np.savez``; raises OutputError past the size caps."""
+    arrays, total = {}, [0]
+
+    def walk(x, depth):
+        if depth > MAX_DEPTH:
+            raise OutputError("outputs are nested too deeply")
+        if isinstance(x, np.ndarray):
+            if x.dtype.kind not in _DTYPES:
+                raise OutputError(f"an array of dtype {x.dtype} is not plain numeric data")
+            total[0] += x.nbytes
+            if total[0] > MAX_ARRAY_BYTES:
+                raise OutputError(f"outputs are larger than {MAX_ARRAY_BYTES:,} bytes")
+            key = f"a{len(arrays)}"
+            arrays[key] = x
+            return {"__array__": key}
+        if isinstance(x, tuple):
+            return {"__tuple__": [walk(v, depth + 1) for v in x]}
+        if isinstance(x, list):
+            return [walk(v, depth + 1) for v in x]
+        if isinstance(x, dict):
+            return {str(k): walk(v, depth + 1) for k, v in x.items()}
+        if isinstance(x, float) and not np.isfinite(x):
+            return {"__float__": repr(x)}
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return x
+        raise OutputError(f"{type(x).__name__} is not plain data")
+
+    text = json.dumps(walk(plain(obj), 0))
+    if len(text) > MAX_JSON_CHARS:
+        raise OutputError(f"outputs are larger than {MAX_JSON_CHARS:,} characters of JSON")
+    return text, arrays
+
+
+def decode(text, arrays):
+    """The inverse of encode. ``arrays`` maps keys to arrays (an open ``np.load(..., allow_pickle=False)``)."""
+    if len(text) > MAX_JSON_CHARS:
+        raise OutputError("outputs too large")
+
+    def walk(x):
+        if isinstance(x, dict):
+            if set(x) == {"__array__"}:
+                a = np.asarray(arrays[x["__array__"]])
+                if a.dtype.kind not in _DTYPES:
+                    raise OutputError(f"an array of dtype {a.dtype} is not plain numeric data")
+                return a
+            if set(x) == {"__tuple__"}:
+                return tuple(walk(v) for v in x["__tuple__"])
+            if set(x) == {"__float__"}:
+                return float(x["__float__"])
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+    return walk(json.loads(text))
+
+
+def roundtrip(obj):
+    """obj as the grader would see it after the sandbox wrote it."""
+    return decode(*encode(obj))
+
+
+# ---- running a check ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def substituted(namespace, replacements):
+    """Temporarily bind ``replacements`` in ``namespace`` (a module's or notebook's globals).
+
+    A check of rnn_forward runs with the reference rnn_step_forward in place of the student's, so each
+    check tests its own exercise and a bug in an earlier one is not charged twice.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def not_implemented_message(err, fns):
+    """'rnn_forward is not implemented yet ...', naming the function that raised it."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    raised_in = tb.tb_frame.f_code.co_name if tb is not None else "<module>"
+    called = next(iter(fns)) if fns else "the exercise"
+    where = raised_in if raised_in in (called, "<module>") or raised_in.startswith("<") else \
+        f"{raised_in} (called by {called})"
+    if where == "<module>":
+        where = called
+    return (f"{where} is not implemented yet: write it in its exercise cell, in place of "
+            "`raise NotImplementedError()` under `# YOUR CODE HERE`")
+
+
+def namespace_of(fns):
+    """The globals the student's functions see (the notebook's namespace), or a scratch dict."""
+    for fn in fns.values():
+        g = getattr(fn, "__globals__", None)
+        if g is None:
+            g = getattr(getattr(fn, "__init__", None), "__globals__", None)
+        if isinstance(g, dict):
+            return g
+    return {}
+
+
+def run_probe(check, fns, case, namespace):
+    """Call the student's code on one case with earlier exercises replaced by the reference -> plain outputs."""
+    with substituted(namespace, check.references()):
+        return check.probe(fns, case)
+
+
+def run_check(check, fns, seed=0):
+    """The notebook path: cases, probe and verify in this process. fns: the student's functions, in the
+    order of ``check.uses``. Prints ``check.passed`` or raises AssertionError / NotImplementedError."""
+    if len(fns) != len(check.uses):
+        raise TypeError(f"{check.grade_id} takes {len(check.uses)} function(s): {', '.join(check.uses)}")
+    fns = dict(zip(check.uses, fns))
+    namespace = namespace_of(fns)
+    for case in check.cases(seed):
+        try:
+            outputs = run_probe(check, fns, case, namespace)
+        except NotImplementedError as err:
+            raise NotImplementedError(not_implemented_message(err, fns)) from None
+        check.verify(case, roundtrip(outputs))
+    print(check.passed)
+
+
+# ---- small helpers for verify functions -----------------------------------------------------------------
+
+def kind(x):
+    """What came back, in words, for messages."""
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape}"
+    if isinstance(x, dict) and set(x) == {"__object__"}:
+        return f"a {x['__object__']}"
+    return f"a {type(x).__name__}"
+
+
+def expect_tuple(got, n, what):
+    if not isinstance(got, (tuple, list)) or len(got) != n:
+        raise AssertionError(f"return {what} ({n} values), not {kind(got)}")
+    return got
+
+
+def expect_array(got, name):
+    if isinstance(got, (int, float)) and not isinstance(got, bool):
+        return np.asarray(got, dtype=float)
+    if not isinstance(got, np.ndarray):
+        raise AssertionError(f"{name} should be an array, not {kind(got)}")
+    return got
