@@ -31,8 +31,12 @@ def main(argv=None):
     grd.add_argument("--source", default=str(PROJECT_ROOT / "notebooks"), help="the solution notebooks")
     grd.add_argument("--out", default=str(PROJECT_ROOT / "build" / "grading"))
     grd.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
-    grd.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    grd.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     grd.add_argument("--mode", choices=("full", "quick"), default="quick")
+    grd.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")
+    grd.add_argument("--no-sandbox", action="store_true",
+                     help="run submissions WITHOUT the bubblewrap sandbox, as your user (trusted code only); "
+                          "the report and grades.csv say so")
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -42,7 +46,15 @@ def main(argv=None):
         return 0
     if args.command == "grade":
         from labutils.grading.grade import grade
-        rows = grade(args.submissions, args.source, args.out, args.jobs, args.timeout, args.mode)
+        from labutils.grading.sandbox import SandboxUnavailable
+        try:
+            rows = grade(args.submissions, args.source, args.out, args.jobs, args.timeout, args.mode,
+                         sandbox=not args.no_sandbox, scheduler=args.scheduler)
+        except SandboxUnavailable as err:
+            print(f"grade: refusing to run student code without a sandbox: {err}", file=sys.stderr)
+            return 2
+        if args.no_sandbox:
+            print("WARNING: graded WITHOUT a sandbox (--no-sandbox): student code ran as your user")
         by_student = {}
         for r in rows:
             got, total = by_student.get((r.student, r.notebook), (0.0, 0.0))

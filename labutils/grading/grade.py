@@ -1,31 +1,48 @@
-"""Grade executed-or-not student notebooks against the solution notebooks, robustly.
+"""Grade student notebooks as hostile code: the student's cells run in a sandbox, the verdicts here.
 
-Each submission is rebuilt on the solution notebook's skeleton: its exercise cells are taken by
-``grade_id`` (so deleted, duplicated or reordered cells don't shift anything), every other cell,
-graded checks with their hidden tests included, comes from the solution notebook. The result runs in a
-fresh kernel (nbclient: errors allowed, a timeout per cell, outputs capped); a cell that kills the kernel
-is replaced by an error and the notebook is run again. Each graded check scores its points if it raised
-nothing.
+For each submission the grader (this process, trusted) rebuilds the notebook on the solution notebook's
+skeleton: the course's ``parameters`` cell, then the student's exercise cells taken by ``grade_id``
+(deleted, duplicated or reordered cells don't shift anything), each graded check replaced by a probe
+cell. It draws fresh inputs for every check from a seed that never leaves this process, and runs the
+notebook in a bubblewrap sandbox (``labutils.grading.sandbox``). The sandbox returns data only: what the
+student's functions gave on those inputs. ``Check.verify`` then decides each check here, with the same
+messages the notebook shows. Nothing the student's code does inside the kernel (patched checks, custom
+exception handlers, input transformers, killed processes) can turn a wrong answer into points.
+
+Only this process writes results, after every sandbox of the batch has ended: ``grades.csv`` atomically,
+``similarity.csv``, ``feedback/<student>/<notebook>.html``. Submissions fan out over local processes
+(``jobs``) or a Dask cluster (``scheduler``).
 """
 import csv
 import io
-import json
 import os
+import re
+import secrets
+import shutil
+import stat
+import sys
+import tempfile
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+import numpy as np
 
 from labutils.atomic import write_text
+from labutils.checkspec import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, decode
+from labutils.grading.execute import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
 
-FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "reason")
-OUTPUT_LIMIT = 100_000          # characters of output kept per cell
-MAX_RESTARTS = 3
+FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "reason", "flag")
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+MAX_SUBMISSION_BYTES = 50_000_000
+MAX_EXECUTED_BYTES = 30_000_000
+# The grader interrupts a cell that runs past its timeout, so a KeyboardInterrupt means a timeout too.
+STATUS = {"NotImplementedError": "not implemented", "AssertionError": "failed", "TimeoutError": "timeout",
+          "KeyboardInterrupt": "timeout"}
 
 
 @dataclass
@@ -37,93 +54,139 @@ class Row:
     max: float
     status: str
     reason: str
+    flag: str = ""
 
 
-class CappedClient(NotebookClient):
-    """NotebookClient that keeps at most OUTPUT_LIMIT characters of output per cell, as outputs arrive."""
-
-    def output(self, outs, msg, display_id, cell_index):
-        size = sum(len(json.dumps(o)) for o in outs)
-        if size > OUTPUT_LIMIT:
-            return None
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is not None and size + len(json.dumps(out)) > OUTPUT_LIMIT:
-            outs.pop()
-            outs.append(nbformat.v4.new_output("stream", name="stderr",
-                                               text=f"[output truncated by the grader at {OUTPUT_LIMIT:,} characters]\n"))
-        return out
+def _probe_source(grade_id):
+    return ("# grading probe: your functions on the grader's inputs\n"
+            f"from labutils.grading.probe import probe\nprobe({grade_id!r}, globals(), job='.')")
 
 
-def _error(cell):
-    """(ename, evalue) of the first error output of a cell, or None."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return out.get("ename", "Error"), str(out.get("evalue", "")).strip()
-    return None
+def _text(source):
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def assemble(source, submission):
-    """The notebook to run: the source's cells, with the submission's exercise cells by grade_id.
+    """The notebook the sandbox runs -> (notebook, notes, exercises).
 
-    -> (notebook, notes) with notes[grade_id] in {"missing", "duplicated"} where that applies.
+    notes[grade_id] is "missing" or "duplicated" where that applies; exercises[grade_id] is the student's
+    source of each exercise cell (for flags and the similarity report).
     """
     theirs = {}
     for cell in submission.get("cells", []):
-        gid = grade_meta(cell).get("grade_id") if isinstance(cell, dict) else None
-        if gid and cell.get("cell_type") == "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        gid = grade_meta(cell).get("grade_id") if isinstance(cell.get("metadata"), dict) else None
+        if isinstance(gid, str):
             theirs.setdefault(gid, []).append(cell)
-    nb, notes = nbformat.v4.new_notebook(metadata=source.metadata), {}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    notes, exercises = {}, {}
     for cell in source.cells:
-        cell = nbformat.from_dict(json.loads(json.dumps(cell)))
-        if is_exercise(cell):
+        if cell.cell_type != "code":
+            continue
+        meta = {"nbgrader": dict(grade_meta(cell))} if grade_meta(cell) else {}
+        if "parameters" in cell.metadata.get("tags", []):
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["parameters"]}))
+        elif is_exercise(cell):
             gid = grade_meta(cell)["grade_id"]
             copies = theirs.get(gid, [])
             if not copies:
                 notes[gid] = "missing"
-                cell.source = f"raise NotImplementedError('exercise cell {gid} is missing from the submission')"
+                text = f"raise NotImplementedError('exercise cell {gid} is missing from the submission')"
             else:
                 if len(copies) > 1:
                     notes[gid] = "duplicated"
-                source_text = copies[-1].get("source", "")
-                cell.source = "".join(source_text) if isinstance(source_text, list) else str(source_text)
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        nb.cells.append(cell)
-    return nb, notes
+                text = _text(copies[-1].get("source", ""))
+                exercises[gid] = text
+            nb.cells.append(nbformat.v4.new_code_cell(text, metadata=meta))
+        elif is_check(cell):
+            nb.cells.append(nbformat.v4.new_code_cell(_probe_source(grade_meta(cell)["grade_id"]), metadata=meta))
+    return nb, notes, exercises
 
 
-def execute(nb, cwd, timeout=300, mode="quick"):
-    """Run nb in a fresh kernel; a cell that kills the kernel is replaced by an error and the run restarted."""
-    env = {**os.environ, "RNNLAB_MODE": mode}        # the kernel's environment; the grader's own is left alone
-    for _ in range(MAX_RESTARTS + 1):
-        current = {"index": None}
-        client = CappedClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                              interrupt_on_timeout=True, resources={"metadata": {"path": str(cwd)}},
-                              error_on_timeout={"ename": "TimeoutError",
-                                                "evalue": f"the cell ran longer than {timeout} s and was interrupted",
-                                                "traceback": []},
-                              on_cell_start=lambda cell, cell_index: current.update(index=cell_index))
+# ---- reading what the sandbox wrote (untrusted: no symlinks, no FIFOs, sizes capped, no pickle) ----------
+
+def _read_file(dir_fd, name, limit):
+    """Bytes of a regular file in dir_fd (never following a link), or None if absent, odd or too large."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
+class Outputs:
+    """The sandbox's out/ folder, opened without following links."""
+
+    def __init__(self, job):
+        self.fd = None
         try:
-            client.execute(env=env)                  # passed on to the kernel manager's start_kernel
-            return nb
-        except DeadKernelError:
-            i = current["index"]
-            nb.cells[i].source = ("raise RuntimeError('the kernel died in this cell (os._exit, a crash or running out "
-                                  "of memory), so the grader skipped it')")
-            for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.outputs, cell.execution_count = [], None
-    return nb
+            job_fd = os.open(job, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                self.fd = os.open("out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=job_fd)
+            finally:
+                os.close(job_fd)
+        except OSError:
+            pass
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def executed(self):
+        data = None if self.fd is None else _read_file(self.fd, "executed.ipynb", MAX_EXECUTED_BYTES)
+        if data is None:
+            return None
+        try:
+            nb = nbformat.reads(data.decode("utf-8", "replace"), as_version=4)
+            return nb if isinstance(nb.get("cells"), list) else None
+        except Exception:   # noqa: BLE001 - anything unreadable is just absent
+            return None
+
+    def results(self, grade_id):
+        """The probe's per-case results, or None when absent; OutputError when present but not plain data."""
+        if self.fd is None:
+            return None
+        text = _read_file(self.fd, f"{grade_id}.json", MAX_JSON_CHARS)
+        blob = _read_file(self.fd, f"{grade_id}.npz", MAX_ARRAY_BYTES + 1_000_000)
+        if text is None or blob is None:
+            return None
+        try:
+            with zipfile.ZipFile(io.BytesIO(blob)) as z:
+                if sum(i.file_size for i in z.infolist()) > MAX_ARRAY_BYTES + 1_000_000:
+                    raise OutputError("the outputs' arrays are too large")
+            with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+                results = decode(text.decode("utf-8", "replace"), arrays)
+        except OutputError:
+            raise
+        except Exception as err:   # noqa: BLE001 - any malformed file is the submission's problem
+            raise OutputError(f"unreadable probe outputs ({type(err).__name__})") from None
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise OutputError("probe outputs are not a list of results")
+        return results
 
 
-# The grader interrupts a cell that runs past its timeout, so a KeyboardInterrupt means a timeout too.
-STATUS = {"NotImplementedError": "not implemented", "AssertionError": "failed", "TimeoutError": "timeout",
-          "KeyboardInterrupt": "timeout"}
+# ---- verdicts -------------------------------------------------------------------------------------------
+
+def _error(cell):
+    """(ename, evalue) of the first error output of a cell, or None."""
+    for out in (cell or {}).get("outputs", []) or []:
+        if isinstance(out, dict) and out.get("output_type") == "error":
+            return str(out.get("ename", "Error"))[:100], str(out.get("evalue", "")).strip()
+    return None
 
 
 def _status(err):
     ename, evalue = err
-    if ename == "RuntimeError" and "kernel died" in evalue:
+    if ename == "RuntimeError" and KERNEL_DIED in evalue:
         return "kernel died"
     return STATUS.get(ename, "error")
 
@@ -132,103 +195,292 @@ def _short(err):
     ename, evalue = err
     if ename == "KeyboardInterrupt":
         return "TimeoutError: the cell ran past the grader's time limit and was interrupted"
-    text = " ".join(evalue.split())
+    text = " ".join(str(evalue).split())
     return f"{ename}: {text[:400]}" + ("..." if len(text) > 400 else "")
 
 
-def score(source, executed, notes, student, notebook):
-    """One Row per graded check cell, in the source notebook's order."""
-    rows, exercise, exercise_cell = [], None, None
-    for src, cell in zip(source.cells, executed.cells):
-        meta = grade_meta(src)
-        if is_exercise(src):
-            exercise, exercise_cell = meta["grade_id"], cell
-            continue
-        if not is_check(src):
-            continue
-        points = float(meta.get("points", 1))
-        err, ex_err = _error(cell), _error(exercise_cell) if exercise_cell is not None else None
-        note = notes.get(exercise)
-        if note == "missing":
-            status, reason = "missing", f"exercise cell '{exercise}' is not in the submission (deleted, or its metadata lost)"
-        elif err is None:
-            status, reason = "passed", ""
-        elif ex_err is not None and ex_err[0] != "NotImplementedError":
-            status, reason = _status(ex_err), f"the exercise cell '{exercise}' raised {_short(ex_err)}"
-        else:
-            status, reason = _status(err), _short(err)
-        if note == "duplicated":
-            reason = (reason + "; " if reason else "") + f"exercise cell '{exercise}' appears more than once: the last copy was graded"
-        rows.append(Row(student, notebook, meta["grade_id"], points if status == "passed" else 0.0, points, status, reason))
-    return rows
+def verdict(check, cases, results, exercise_err, probe_err, exercise):
+    """(status, reason) of one check from the probe's results, computed with the grader's own reference."""
+    if results is None:
+        if exercise_err is not None and exercise_err[0] != "NotImplementedError":
+            return _status(exercise_err), f"the exercise cell '{exercise}' raised {_short(exercise_err)}"
+        if probe_err is not None:
+            return _status(probe_err), _short(probe_err)
+        if exercise_err is not None:
+            return _status(exercise_err), _short(exercise_err)
+        return "error", "the check produced no outputs (the kernel or the sandbox stopped before it ran)"
+    errors = [r["error"] for r in results if isinstance(r.get("error"), dict)]
+    if errors:
+        err = (str(errors[0].get("type", "Error"))[:100], str(errors[0].get("message", "")))
+        if exercise_err is not None and exercise_err[0] != "NotImplementedError" and err[0] == "NameError":
+            return _status(exercise_err), f"the exercise cell '{exercise}' raised {_short(exercise_err)}"
+        return ("not implemented" if err[0] == "NotImplementedError" else "error"), _short(err)
+    if len(results) != len(cases) or not all("ok" in r for r in results):
+        return "error", "the probe's outputs are incomplete"
+    for case, result in zip(cases, results):
+        try:
+            check.verify(case, result["ok"])
+        except AssertionError as err:
+            return "failed", _short(("AssertionError", str(err)))
+        except Exception as err:   # noqa: BLE001 - an odd return value is the student's bug, said plainly
+            return "failed", (f"your function returned something the check cannot read "
+                              f"({type(err).__name__}: {' '.join(str(err).split())[:200]})")
+    return "passed", ""
 
 
-def _invalid_rows(source, student, notebook, reason):
+def _invalid_rows(source, student, notebook, reason, status="invalid notebook"):
     return [Row(student, notebook, grade_meta(c)["grade_id"], 0.0, float(grade_meta(c).get("points", 1)),
-                "invalid notebook", reason) for c in source.cells if is_check(c)]
+                status, reason) for c in source.cells if is_check(c)]
 
 
-def grade_submission(path, source_path, student, feedback_dir=None, timeout=300, mode="quick"):
-    """Grade one submission file -> list of Rows (never raises for a bad submission)."""
-    source = nbformat.read(source_path, as_version=4)
-    notebook = Path(source_path).stem
+def _run_unsandboxed(job, timeout, mode, wall):
+    import subprocess
+    from labutils.grading.sandbox import Outcome, environment
+    env = environment(mode, {"HOME": str(job), "RNNLAB_CACHE": str(Path(job) / ".cache")})
     try:
-        submission = nbformat.reads(Path(path).read_text(encoding="utf-8", errors="replace"), as_version=4)
+        proc = subprocess.run([sys.executable, "-m", "labutils.grading.inside", str(job), str(timeout)], cwd=job,
+                              env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=wall)
+        return Outcome(proc.returncode, False, proc.stdout.decode(errors="replace")[-20_000:])
+    except subprocess.TimeoutExpired:
+        return Outcome(-9, True, "")
+
+
+def grade_task(task):
+    """Grade one submission -> {"rows": [...], "feedback": html or None, "exercises": {grade_id: source}}.
+
+    task: student, notebook, submission (text), source (solution notebook text), timeout, mode, sandbox
+    (True/False). A plain function of plain data, so it runs in a local process or on a Dask worker alike;
+    it never raises for a bad submission.
+    """
+    from labutils.grading.flags import delegation_flags
+    from labutils.grading.probe import find_check, write_data
+    student, notebook = task["student"], task["notebook"]
+    source = nbformat.reads(task["source"], as_version=4)
+    try:
+        submission = nbformat.reads(task["submission"], as_version=4)
         if not isinstance(submission.get("cells"), list):
             raise ValueError("it has no list of cells")
     except Exception as err:   # noqa: BLE001 - any unreadable file is reported, not raised
-        return _invalid_rows(source, student, notebook, f"not a readable notebook ({type(err).__name__}: "
+        rows = _invalid_rows(source, student, notebook, f"not a readable notebook ({type(err).__name__}: "
                                                         f"{' '.join(str(err).split())[:200]})")
-    nb, notes = assemble(source, submission)
-    executed = execute(nb, Path(source_path).parent.resolve(), timeout, mode)
-    rows = score(source, executed, notes, student, notebook)
-    if feedback_dir is not None:
-        from labutils.grading.feedback import write_feedback
-        write_feedback(Path(feedback_dir) / student / f"{notebook}.html", executed, rows)
-    return rows
+        return {"rows": [asdict(r) for r in rows], "feedback": None, "exercises": {}}
+    nb, notes, exercises = assemble(source, submission)
+    seed = secrets.randbelow(2**31)                  # the hidden inputs: never written anywhere the student sees
+    checks, cases = {}, {}
+    work = Path(tempfile.mkdtemp(prefix="rnnlab-grade-"))
+    try:
+        os.chmod(work, 0o755)
+        (work / "cases").mkdir()
+        (work / "out").mkdir()
+        for cell in source.cells:
+            if is_check(cell):
+                gid = grade_meta(cell)["grade_id"]
+                try:
+                    checks[gid] = find_check(gid)
+                except (KeyError, ImportError):
+                    continue
+                cases[gid] = checks[gid].cases(seed)
+                write_data(work / "cases", gid, cases[gid])
+        nbformat.write(nb, work / "notebook.ipynb")
+        timeout, wall = task["timeout"], task["timeout"] * len(nb.cells) + 120
+        if task["sandbox"]:
+            from labutils.grading.sandbox import Sandbox
+            outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/sandbox", str(timeout)],
+                                    work, task["mode"], wall_seconds=wall)
+        else:
+            outcome = _run_unsandboxed(work, timeout, task["mode"], wall)
+        out = Outputs(work)
+        try:
+            executed = out.executed()
+            rows = []
+            by_cell = dict(zip([id(c) for c in nb.cells], executed.cells)) \
+                if executed is not None and len(executed.cells) == len(nb.cells) else {}
+            exercise, exercise_cell = None, None
+            for cell in nb.cells:
+                meta = grade_meta(cell)
+                ran = by_cell.get(id(cell))
+                if is_exercise(cell):
+                    exercise, exercise_cell = meta["grade_id"], ran
+                    continue
+                if not is_check(cell):
+                    continue
+                gid, points = meta["grade_id"], float(meta.get("points", 1))
+                if gid not in checks:
+                    status, reason = "grader error", f"labutils has no grading probe for the check '{gid}'"
+                elif notes.get(exercise) == "missing":
+                    status, reason = "missing", (f"exercise cell '{exercise}' is not in the submission "
+                                                 "(deleted, or its metadata lost)")
+                else:
+                    try:
+                        results = out.results(gid)
+                        status, reason = verdict(checks[gid], cases[gid], results, _error(exercise_cell),
+                                                 _error(ran), exercise)
+                    except OutputError as err:
+                        status, reason = "error", str(err)
+                    if status == "error" and executed is None:
+                        status = "sandbox ended" if not outcome.timed_out else "timeout"
+                        reason = ("the sandbox ended before the grader got the notebook back (the student's code "
+                                  "killed its own runner, or it ran out of time or memory)")
+                if notes.get(exercise) == "duplicated":
+                    reason = (reason + "; " if reason else "") + \
+                        f"exercise cell '{exercise}' appears more than once: the last copy was graded"
+                rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
+                                "; ".join(delegation_flags(notebook, exercise, exercises.get(exercise, ""),
+                                                           source))))
+        finally:
+            out.close()
+        from labutils.grading.feedback import feedback_html
+        html = feedback_html(rows, nb, executed)
+        return {"rows": [asdict(r) for r in rows], "feedback": html, "exercises": exercises}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def find_submissions(paths):
-    """(student, path) pairs from files (student = parent folder name) or folders of student_id/NN_name.ipynb."""
-    found = []
+# ---- the batch ------------------------------------------------------------------------------------------
+
+def find_submissions(paths, notebooks):
+    """-> (tasks [(student, notebook, path)], rows for every file that can't be graded, with the reason).
+
+    Layout: <folder>/<student_id>/<NN_name>.ipynb (suffix in any case); a file given directly is graded
+    as its parent folder's student. notebooks: the names (stems) of the solution notebooks.
+    """
+    tasks, problems, seen = [], [], set()
+
+    def problem(student, name, status, reason):
+        problems.append(Row(student, name, "-", 0.0, 0.0, status, reason))
+
+    def consider(student, path, where):
+        name = path.name
+        if not STUDENT_ID.match(student) or student in (".", ".."):
+            problem(_printable(student), name, "invalid student id",
+                    f"{where}: a student folder name must be letters, digits and . _ @ + - (not a path)")
+        elif path.is_symlink() or not path.is_file():
+            problem(student, name, "not a regular file", f"{where} is a link or a special file: submit the notebook itself")
+        elif path.suffix.lower() != ".ipynb":
+            problem(student, name, "not a notebook", f"{where} is not an .ipynb file")
+        elif path.stem not in notebooks:
+            problem(student, path.stem, "unknown notebook",
+                    f"{where}: no solution notebook is named {path.stem}.ipynb (expected one of: "
+                    f"{', '.join(sorted(notebooks))})")
+        elif (student, path.stem) in seen:
+            problem(student, path.stem, "duplicate submission", f"{where}: this student already has {path.stem}")
+        else:
+            seen.add((student, path.stem))
+            tasks.append((student, path.stem, path))
+
     for p in map(Path, paths):
-        if p.is_dir():
-            found += [(f.parent.name, f) for f in sorted(p.glob("*/*.ipynb"))]
-            found += [(p.name, f) for f in sorted(p.glob("*.ipynb"))]
-        elif p.exists():
-            found.append((p.parent.name, p))
+        if p.is_dir() and not p.is_symlink():
+            for entry in sorted(p.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    for item in sorted(entry.iterdir()):
+                        where = f"{entry.name}/{item.name}"
+                        if item.is_dir() and not item.is_symlink():
+                            problem(_printable(entry.name), item.name, "misplaced", f"{where}/: nested folder; "
+                                    "expected <submissions>/<student_id>/<notebook>.ipynb")
+                        else:
+                            consider(entry.name, item, where)
+                elif entry.is_symlink():
+                    problem(_printable(entry.name), entry.name, "not a regular file",
+                            f"{entry.name} is a link: submit folders and notebooks themselves")
+                else:
+                    problem(_printable(p.name), entry.name, "misplaced", f"{entry.name}: put each submission in a "
+                            "folder named for its student: <submissions>/<student_id>/<notebook>.ipynb")
+        elif p.exists() or p.is_symlink():
+            consider(p.absolute().parent.name, p, str(p))
         else:
             raise FileNotFoundError(f"no submission at {p}")
-    return found
+    return tasks, problems
 
 
-def _grade_one(args):
-    student, path, source_dir, feedback_dir, timeout, mode = args
-    source = Path(source_dir) / path.name
-    if not source.exists():
-        return [Row(student, path.stem, "-", 0.0, 0.0, "unknown notebook",
-                    f"no solution notebook named {path.name} in {source_dir}")]
+def _printable(name):
+    return re.sub(r"[^A-Za-z0-9._@+-]", "?", name)[:100] or "?"
+
+
+def _csv_cell(value):
+    """No spreadsheet formulas from student-controlled text."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _safe_task(task):
     try:
-        return grade_submission(path, source, student, feedback_dir, timeout, mode)
+        return grade_task(task)
     except Exception as err:   # noqa: BLE001 - the grader itself must never stop the batch
-        return [Row(student, path.stem, "-", 0.0, 0.0, "grader error", f"{type(err).__name__}: {err}")]
+        row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, "grader error", f"{type(err).__name__}: {err}")
+        return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
 
 
-def grade(paths, source_dir, out_dir, jobs=1, timeout=300, mode="quick"):
-    """Grade every submission (in parallel processes); write grades.csv and feedback/ under out_dir -> rows."""
-    out_dir = Path(out_dir)
-    tasks = [(student, path, source_dir, out_dir / "feedback", timeout, mode) for student, path in find_submissions(paths)]
-    start = time.perf_counter()
-    if jobs > 1:
+def _map(tasks, jobs, scheduler):
+    if scheduler:
+        from dask.distributed import Client
+        with Client(scheduler) as client:
+            return client.gather(client.map(_safe_task, tasks, pure=False))
+    if jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_grade_one, tasks))
-    else:
-        results = [_grade_one(t) for t in tasks]
-    rows = [row for result in results for row in result]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
-    write_text(out_dir / "grades.csv", buf.getvalue())
-    print(f"graded {len(tasks)} submissions in {time.perf_counter() - start:.1f} s -> {out_dir / 'grades.csv'}")
+            return list(pool.map(_safe_task, tasks))
+    return [_safe_task(t) for t in tasks]
+
+
+def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox=True, scheduler=None):
+    """Grade every submission; write grades.csv, similarity.csv and feedback/ under out_dir -> rows.
+
+    sandbox=False (``--no-sandbox``) runs submissions unprotected; every row says so.
+    """
+    from labutils.grading.flags import similarity
+    out_dir = Path(out_dir)
+    if sandbox:
+        from labutils.grading.sandbox import Sandbox
+        Sandbox()                                      # raises SandboxUnavailable with what to do
+    sources = {p.stem: p.read_text(encoding="utf-8") for p in sorted(Path(source_dir).glob("*.ipynb"))}
+    found, problems = find_submissions(paths, set(sources))
+    tasks = []
+    for student, notebook, path in found:
+        size = path.stat().st_size
+        text = path.read_bytes()[:MAX_SUBMISSION_BYTES].decode("utf-8", "replace") if size <= MAX_SUBMISSION_BYTES \
+            else "{too large}"
+        tasks.append(dict(student=student, notebook=notebook, submission=text, source=sources[notebook],
+                          timeout=timeout, mode=mode, sandbox=sandbox))
+    start = time.perf_counter()
+    results = _map(tasks, jobs, scheduler)             # every sandbox has ended when this returns
+    rows = [Row(**r) for result in results for r in result["rows"]] + problems
+    pairs = similarity({(t["student"], t["notebook"]): res["exercises"] for t, res in zip(tasks, results)})
+    similar = {}
+    for a, b, notebook, exercise, ratio in pairs:
+        similar.setdefault((a, notebook, exercise), []).append(f"{b} ({ratio:.2f})")
+        similar.setdefault((b, notebook, exercise), []).append(f"{a} ({ratio:.2f})")
+    exercise_of = {}
+    for notebook, text in sources.items():
+        last = None
+        for cell in nbformat.reads(text, as_version=4).cells:
+            if is_exercise(cell):
+                last = grade_meta(cell)["grade_id"]
+            elif is_check(cell):
+                exercise_of[notebook, grade_meta(cell)["grade_id"]] = last
+    for row in rows:
+        names = similar.get((row.student, row.notebook, exercise_of.get((row.notebook, row.exercise))))
+        if names:
+            row.flag = "; ".join(filter(None, [row.flag, "similar to " + ", ".join(sorted(names))]))
+        if not sandbox:
+            row.flag = "; ".join(filter(None, ["graded WITHOUT sandbox (--no-sandbox)", row.flag]))
+    _write_csv(out_dir / "grades.csv", FIELDS, [asdict(r) for r in rows])
+    _write_csv(out_dir / "similarity.csv", ("student_a", "student_b", "notebook", "exercise", "similarity"),
+               [dict(zip(("student_a", "student_b", "notebook", "exercise", "similarity"), p[:4] + (f"{p[4]:.3f}",)))
+                for p in pairs])
+    for task, result in zip(tasks, results):
+        if result["feedback"] is not None:
+            folder = (out_dir / "feedback" / task["student"]).resolve()
+            if folder.parent != (out_dir / "feedback").resolve():
+                continue                               # ids are validated; this is a second lock on the door
+            write_text(folder / f"{task['notebook']}.html", result["feedback"])
+    elapsed = time.perf_counter() - start
+    print(f"graded {len(tasks)} submissions in {elapsed:.1f} s ({60 * len(tasks) / max(elapsed, 1e-9):.1f} per minute)"
+          f"{'' if sandbox else ' WITHOUT a sandbox (--no-sandbox)'} -> {out_dir / 'grades.csv'}")
     return rows
+
+
+def _write_csv(path, fields, dicts):
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _csv_cell(v) for k, v in d.items()} for d in dicts)
+    write_text(path, buf.getvalue())
+

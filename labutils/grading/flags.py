@@ -1,0 +1,177 @@
+"""Flags for the instructor, never automatic zeros: exercises that delegate to the labutils reference, and
+pairs of submissions whose code is the same once names and literals are stripped.
+
+Everything here reads source text as data (``ast.parse``); nothing is executed.
+"""
+import ast
+import difflib
+import importlib.util
+import re
+from functools import lru_cache
+from itertools import combinations
+
+SIMILAR = 0.95          # normalised-source similarity that gets a pair reported
+MIN_TOKENS = 25         # below this, correct answers look alike by necessity (one-line exercises)
+
+# exercise grade_id -> the labutils object that re-implements it ("module:name")
+REFERENCES = {
+    "rnn_step_forward": "labutils.rnn:rnn_step_forward", "rnn_step_backward": "labutils.rnn:rnn_step_backward",
+    "rnn_forward": "labutils.rnn:rnn_forward", "rnn_backward": "labutils.rnn:rnn_backward",
+    "one_hot": "labutils.charlm:one_hot", "loss_fun": "labutils.charlm:loss_fun",
+    "adagrad_update": "labutils.charlm:adagrad_update", "sample": "labutils.sampling:sample",
+    "softmax_with_temperature": "labutils.sampling:softmax_with_temperature",
+    "encode": "labutils.probing:encode", "decode": "labutils.probing:decode",
+    "sentiment_forward": "labutils.nn.models:SentimentRNN", "train_one_epoch": "labutils.nn.train:train_epoch",
+    "lstm_cell": "labutils.nn.memory:lstm_cell_step", "time_gate": "labutils.nn.phased:time_gate",
+    "phased_lstm_step": "labutils.nn.phased:phased_lstm_step",
+    "temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
+    "greedy_decode": "labutils.nn.captioning:decode",
+}
+DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "getattr", "sys", "builtins"}
+
+
+def _parse(text):
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def tokens(tree):
+    """A node-type sequence of tree with names, arguments and literals stripped and docstrings dropped."""
+    out = []
+
+    def visit(node):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body = body[1:]
+            node = type(node)(**{**{f: getattr(node, f, None) for f in node._fields}, "body": body})
+        label = type(node).__name__
+        if isinstance(node, ast.Attribute):
+            label += "." + node.attr
+        if isinstance(node, (ast.Load, ast.Store, ast.Del)):
+            return
+        out.append(label)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+    if tree is not None:
+        visit(tree)
+    return out
+
+
+def ratio(a, b):
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.ratio() if matcher.real_quick_ratio() >= SIMILAR and matcher.quick_ratio() >= SIMILAR else 0.0
+
+
+@lru_cache(maxsize=None)
+def reference_tokens(exercise):
+    """Tokens of the labutils reference of an exercise, read from its source file (nothing imported)."""
+    target = REFERENCES.get(exercise)
+    if not target:
+        return ()
+    module, name = target.split(":")
+    spec = importlib.util.find_spec(module.rsplit(".", 1)[0]) if "." in module else None
+    path = None
+    if spec is not None and spec.submodule_search_locations:
+        path = f"{spec.submodule_search_locations[0]}/{module.rsplit('.', 1)[1]}.py"
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read()) if path else None
+    except OSError:
+        return ()
+    for node in getattr(tree, "body", []):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            return tuple(tokens(node))
+    return ()
+
+
+def _defined_name(cell_source):
+    tree = _parse(cell_source)
+    for node in getattr(tree, "body", []):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            return node.name
+    return None
+
+
+def _solution_cell(source_nb, exercise):
+    for cell in source_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if meta.get("grade_id") == exercise and meta.get("solution"):
+            return cell.source
+    return ""
+
+
+def _labutils_names(source_nb):
+    """Names the course's parameters cell binds to labutils modules or objects."""
+    names = set()
+    for cell in source_nb.cells:
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        for node in ast.walk(_parse(cell.source) or ast.Module(body=[], type_ignores=[])):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labutils"):
+                names |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("labutils")}
+    return names
+
+
+def delegation_flags(notebook, exercise, text, source_nb):
+    """Reasons to look at an exercise: it is, calls or wraps the labutils reference, or reads like it."""
+    if not exercise or not text:
+        return []
+    tree = _parse(text)
+    if tree is None:
+        return []
+    reasons, aliases = [], _labutils_names(source_nb)
+    ref_name = REFERENCES.get(exercise, ":").split(":")[1]
+    expected = _defined_name(_solution_cell(source_nb, exercise))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            if any(m.startswith("labutils") for m in modules):
+                reasons.append("imports labutils in the exercise cell")
+        elif isinstance(node, ast.Attribute) and node.attr in {ref_name, expected} - {None, ""}:
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in aliases:
+                reasons.append(f"uses {ast.unparse(node)}, the labutils reference")
+        elif isinstance(node, ast.Name) and node.id == "fallback":
+            reasons.append("calls fallback(), which runs the labutils reference")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC:
+            reasons.append(f"uses {node.id} (dynamic code or lookups)")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "labutils" in node.value:
+            reasons.append("names labutils in a string")
+    if expected and not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == expected
+                            for n in ast.walk(tree)):
+        if any(isinstance(n, ast.Name) and n.id == expected and isinstance(n.ctx, ast.Store) for n in ast.walk(tree)):
+            reasons.append(f"binds {expected} by assignment instead of defining it")
+    mine, ref = tokens(tree), reference_tokens(exercise)
+    if len(mine) >= MIN_TOKENS and ref:
+        to_ref, to_course = ratio(mine, list(ref)), ratio(mine, tokens(_parse(_solution_cell(source_nb, exercise))))
+        if to_ref >= SIMILAR and to_ref > to_course:
+            reasons.append(f"reads like the labutils reference {REFERENCES[exercise].replace(':', '.')} "
+                           f"(similarity {to_ref:.2f})")
+    return list(dict.fromkeys(reasons))
+
+
+def _is_stub(text):
+    return bool(re.search(r"raise NotImplementedError\(\)", text))
+
+
+def similarity(exercises):
+    """exercises: {(student, notebook): {exercise: source}} -> [(a, b, notebook, exercise, ratio)] above SIMILAR."""
+    groups = {}
+    for (student, notebook), cells in exercises.items():
+        for exercise, text in cells.items():
+            toks = tokens(_parse(text))
+            if len(toks) >= MIN_TOKENS and not _is_stub(text):
+                groups.setdefault((notebook, exercise), []).append((student, toks))
+    pairs = []
+    for (notebook, exercise), members in sorted(groups.items()):
+        for (a, ta), (b, tb) in combinations(sorted(members), 2):
+            r = ratio(ta, tb)
+            if r >= SIMILAR:
+                pairs.append((a, b, notebook, exercise, r))
+    return pairs

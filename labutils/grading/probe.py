@@ -1,0 +1,65 @@
+"""The probe cell of a graded check, run in the student's kernel inside the sandbox.
+
+It reads the grader's inputs for one check (``cases/<grade_id>``), calls the student's functions on them
+and writes what they returned to ``out/<grade_id>`` as JSON plus an ``.npz`` of plain arrays. It decides
+nothing: the grader computes the verdict from those outputs in its own process.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from labutils.checkspec import OutputError, decode, encode, not_implemented_message, plain, run_probe
+
+MESSAGE_LIMIT = 2000
+
+
+def find_check(grade_id):
+    """The Check for a check cell's grade_id (the NumPy checks first, so notebooks 01-04 never import torch)."""
+    from labutils.checks import CHECKS
+    if grade_id in CHECKS:
+        return CHECKS[grade_id]
+    from labutils.nn.checks import CHECKS as NN_CHECKS
+    return NN_CHECKS[grade_id]
+
+
+def write_data(folder, name, obj):
+    """obj (plain data) -> folder/name.json and folder/name.npz."""
+    text, arrays = encode(obj)
+    np.savez(Path(folder) / f"{name}.npz", **arrays)
+    (Path(folder) / f"{name}.json").write_text(text)
+
+
+def read_data(folder, name):
+    """Trusted inputs written by write_data (the grader reads untrusted outputs with labutils.grading.verdict)."""
+    with np.load(Path(folder) / f"{name}.npz", allow_pickle=False) as arrays:
+        return decode((Path(folder) / f"{name}.json").read_text(), arrays)
+
+
+def _error(err, fns):
+    if isinstance(err, NotImplementedError):
+        return {"type": "NotImplementedError", "message": not_implemented_message(err, fns)}
+    return {"type": type(err).__name__, "message": " ".join(str(err).split())[:MESSAGE_LIMIT]}
+
+
+def probe(grade_id, namespace, job="/sandbox"):
+    check = find_check(grade_id)
+    cases = read_data(Path(job) / "cases", grade_id)
+    missing = [name for name in check.uses if name not in namespace]
+    if missing:
+        results = [{"error": {"type": "NameError", "message": f"{missing[0]} is not defined: its exercise cell did "
+                                                               "not run, or defines another name"}}]
+    else:
+        fns, results = {name: namespace[name] for name in check.uses}, []
+        for case in cases:
+            try:
+                results.append({"ok": plain(run_probe(check, fns, case, namespace))})
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:   # noqa: BLE001 - SystemExit too: every outcome is data for the grader
+                results.append({"error": _error(err, fns)})
+    try:
+        write_data(Path(job) / "out", grade_id, results)
+    except OutputError as err:
+        write_data(Path(job) / "out", grade_id, [{"error": {"type": "OutputError", "message": str(err)}}])
+    print(json.dumps({"probe": grade_id, "cases": len(results)}))
