@@ -9,7 +9,7 @@ def test_checks_pass_the_reference():
     checks.check_rnn_step_forward(rnn.rnn_step_forward)
     checks.check_rnn_step_backward(rnn.rnn_step_forward, rnn.rnn_step_backward)
     checks.check_rnn_forward(rnn.rnn_forward)
-    checks.check_bptt(rnn.rnn_loss)
+    checks.check_bptt(rnn.rnn_forward, rnn.rnn_backward)
 
 
 def test_forward_without_bias_fails():
@@ -44,10 +44,48 @@ def test_backward_missing_tanh_derivative_names_the_gradient():
 
 
 def test_bptt_with_swapped_state_names_Whh():
-    def bad_loss(params, xs, targets, h0):
-        loss, grads, h_last, dh0 = rnn.rnn_loss(params, xs, targets, h0)
-        hs, _, _ = rnn.rnn_forward(xs, h0, params)
-        wrong = grads.replace(Whh=grads.Whh + 0.1 * np.ones_like(grads.Whh))
-        return loss, wrong, h_last, dh0
+    def bad_backward(dlogits, cache):
+        grads, dh0 = rnn.rnn_backward(dlogits, cache)
+        return grads.replace(Whh=grads.Whh + 0.1 * np.ones_like(grads.Whh)), dh0
     with pytest.raises(AssertionError, match="gradient for Whh"):
-        checks.check_bptt(bad_loss)
+        checks.check_bptt(rnn.rnn_forward, bad_backward)
+
+
+def test_a_wrong_forward_costs_only_its_own_check():
+    def no_bias(x, h_prev, Wxh, Whh, bh):
+        return rnn.rnn_step_forward(x, h_prev, Wxh, Whh, 0 * bh)
+    checks.check_rnn_step_backward(no_bias, rnn.rnn_step_backward)
+
+    def forward_with_bad_step(xs, h0, params):
+        return rnn.rnn_forward(xs, h0, params)
+    checks.check_rnn_forward(forward_with_bad_step)
+
+
+def test_forgotten_memory_update_is_named():
+    from labutils import charlm
+
+    def no_memory(params, grads, memory, learning_rate=0.1, clip=5.0):
+        for (_, p), (_, g), (_, m) in zip(params.items(), grads.items(), memory.items()):
+            np.clip(g, -clip, clip, out=g)
+            m = m + g * g
+            p -= learning_rate * g / np.sqrt(m + 1e-8)
+    with pytest.raises(AssertionError, match="memory did not change"):
+        checks.check_adagrad_update(no_memory)
+    checks.check_adagrad_update(charlm.adagrad_update)
+
+
+def test_softmax_without_max_subtraction_fails():
+    def naive(logits, temperature=1.0):
+        if temperature <= 0:
+            raise ValueError("temperature")
+        e = np.exp(logits / temperature)
+        return e / e.sum(axis=0, keepdims=True)
+    with pytest.raises(AssertionError, match="subtract the maximum"):
+        checks.check_softmax_with_temperature(naive)
+
+
+def test_checks_round_trip_as_plain_data():
+    from labutils.checkspec import roundtrip
+    out = roundtrip({"a": (np.arange(3), 1.5, float("nan")), "b": [None, "x", True], "c": object()})
+    assert isinstance(out["a"], tuple) and np.array_equal(out["a"][0], np.arange(3)) and np.isnan(out["a"][2])
+    assert out["b"] == [None, "x", True] and out["c"] == {"__object__": "object"}
