@@ -10,10 +10,12 @@ PIP_OPTIONS ?=
 .PHONY: run test unit gradecheck nbval lab bench student grade clean
 SUBMISSIONS ?= submissions
 JOBS ?= 2
+# e.g. GRADE_OPTIONS="--scheduler tcp://host:8786" to grade on a Dask cluster
+GRADE_OPTIONS ?=
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_OPTIONS) -e '.[pytorch,dev]'
+	$(PY) -m pip install $(PIP_OPTIONS) -e '.[pytorch,grading,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -42,7 +44,7 @@ student: $(STAMP)
 	$(PY) -m labutils release --out build/student
 
 grade: $(STAMP)
-	$(PY) -m labutils grade $(SUBMISSIONS) --jobs $(JOBS) --out build/grading
+	$(PY) -m labutils grade $(SUBMISSIONS) --jobs $(JOBS) --out build/grading $(GRADE_OPTIONS)
 
 clean:
 	rm -rf build .pytest_cache
