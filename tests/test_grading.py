@@ -74,8 +74,8 @@ ATTACKS = {
     "patch_probe": ("import labutils.grading.probe as p\np.probe = lambda *a, **k: None\n" + WRONG_FORWARD, "error"),
     "forge_outputs": (textwrap.dedent("""
         import numpy as _np, labutils.grading.probe as p
-        def _forge(gid, ns, job='.'):
-            p.write_data(job + '/out', gid, [{'ok': _np.zeros((5, 3))}] * 3)
+        def _forge(gid, ns, cases=None, out='out'):
+            p.write_data(out, gid, [{'ok': _np.zeros((5, 3))}] * 3)
         p.probe = _forge
         """) + WRONG_FORWARD, "failed"),
     "read_solution": (textwrap.dedent(f"""
@@ -118,6 +118,24 @@ ATTACKS = {
         display(Markdown('<img src=x onerror="document.title=2">'))
         display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>document.title=3</script></svg>'))
         """) + WRONG_FORWARD, "failed"),
+    "fill_disk": (textwrap.dedent("""
+        import os
+        written = 0
+        try:
+            for i in range(100):
+                with open(f'filler{i}', 'wb') as f:
+                    for _ in range(64):
+                        f.write(b'x' * 2**20)
+                        written += 2**20
+        except OSError as err:
+            print('stopped after', written >> 20, 'MiB:', type(err).__name__)
+        for i in range(100):
+            if os.path.exists(f'filler{i}'):
+                os.remove(f'filler{i}')
+        """) + WRONG_FORWARD, "failed"),
+    "flood_stdout": ("import os\nfor _ in range(200):\n    os.write(1, b'x' * 2**20)\n" + WRONG_FORWARD, "failed"),
+    "write_inputs": ("import glob\nfor p in glob.glob('/job/cases/*.json'):\n    open(p, 'w').write('[]')\n"
+                     + WRONG_FORWARD, "error"),
     "delegate": ("rnn_step_forward = reference.rnn_step_forward\n", "passed"),
     "loop": ("while True:\n    pass\n", "timeout"),
     "exit": ("import sys\nsys.exit(1)\n" + FORWARD, "error"),

@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import sys
 import tempfile
 import time
@@ -57,16 +56,16 @@ class Row:
     flag: str = ""
 
 
-def _probe_source(grade_id):
+def _probe_source(grade_id, cases):
     return ("# grading probe: your functions on the grader's inputs\n"
-            f"from labutils.grading.probe import probe\nprobe({grade_id!r}, globals(), job='.')")
+            f"from labutils.grading.probe import probe\nprobe({grade_id!r}, globals(), cases={cases!r})")
 
 
 def _text(source):
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def assemble(source, submission):
+def assemble(source, submission, cases="/job/cases"):
     """The notebook the sandbox runs -> (notebook, notes, exercises).
 
     notes[grade_id] is "missing" or "duplicated" where that applies; exercises[grade_id] is the student's
@@ -101,48 +100,27 @@ def assemble(source, submission):
                 exercises[gid] = text
             nb.cells.append(nbformat.v4.new_code_cell(text, metadata=meta))
         elif is_check(cell):
-            nb.cells.append(nbformat.v4.new_code_cell(_probe_source(grade_meta(cell)["grade_id"]), metadata=meta))
+            nb.cells.append(nbformat.v4.new_code_cell(_probe_source(grade_meta(cell)["grade_id"], cases), metadata=meta))
     return nb, notes, exercises
 
 
-# ---- reading what the sandbox wrote (untrusted: no symlinks, no FIFOs, sizes capped, no pickle) ----------
-
-def _read_file(dir_fd, name, limit):
-    """Bytes of a regular file in dir_fd (never following a link), or None if absent, odd or too large."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(limit + 1)[:limit]
-    finally:
-        os.close(fd)
-
+# ---- reading what the sandbox sent back (untrusted: a capped zip, sizes checked, no pickle) --------------
 
 class Outputs:
-    """The sandbox's out/ folder, opened without following links."""
+    """The zip archive of out/ that the runner sent on its standard output."""
 
-    def __init__(self, job):
-        self.fd = None
+    def __init__(self, data):
+        self.files = {}
         try:
-            job_fd = os.open(job, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            try:
-                self.fd = os.open("out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=job_fd)
-            finally:
-                os.close(job_fd)
-        except OSError:
-            pass
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                infos = z.infolist()
+                if len(infos) <= 200 and sum(i.file_size for i in infos) <= MAX_EXECUTED_BYTES + 2 * MAX_ARRAY_BYTES:
+                    self.files = {i.filename: z.read(i) for i in infos if i.file_size <= MAX_EXECUTED_BYTES}
+        except Exception:   # noqa: BLE001 - nothing readable came back
+            self.files = {}
 
     def executed(self):
-        data = None if self.fd is None else _read_file(self.fd, "executed.ipynb", MAX_EXECUTED_BYTES)
+        data = self.files.get("executed.ipynb")
         if data is None:
             return None
         try:
@@ -153,12 +131,11 @@ class Outputs:
 
     def results(self, grade_id):
         """The probe's per-case results, or None when absent; OutputError when present but not plain data."""
-        if self.fd is None:
-            return None
-        text = _read_file(self.fd, f"{grade_id}.json", MAX_JSON_CHARS)
-        blob = _read_file(self.fd, f"{grade_id}.npz", MAX_ARRAY_BYTES + 1_000_000)
+        text, blob = self.files.get(f"{grade_id}.json"), self.files.get(f"{grade_id}.npz")
         if text is None or blob is None:
             return None
+        if len(text) > MAX_JSON_CHARS:
+            raise OutputError("the probe's outputs are too large")
         try:
             with zipfile.ZipFile(io.BytesIO(blob)) as z:
                 if sum(i.file_size for i in z.infolist()) > MAX_ARRAY_BYTES + 1_000_000:
@@ -233,16 +210,16 @@ def _invalid_rows(source, student, notebook, reason, status="invalid notebook"):
                 status, reason) for c in source.cells if is_check(c)]
 
 
-def _run_unsandboxed(job, timeout, mode, wall):
+def _run_unsandboxed(job, scratch, timeout, mode, wall):
+    """--no-sandbox: the same runner as a plain child process of the grader (trusted code only)."""
     import subprocess
-    from labutils.grading.sandbox import Outcome, environment
-    env = environment(mode, {"HOME": str(job), "RNNLAB_CACHE": str(Path(job) / ".cache")})
-    try:
-        proc = subprocess.run([sys.executable, "-m", "labutils.grading.inside", str(job), str(timeout)], cwd=job,
-                              env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=wall)
-        return Outcome(proc.returncode, False, proc.stdout.decode(errors="replace")[-20_000:])
-    except subprocess.TimeoutExpired:
-        return Outcome(-9, True, "")
+    from labutils.grading.sandbox import Limits, capture, environment
+    env = environment(mode, {"HOME": str(scratch), "RNNLAB_CACHE": str(Path(scratch) / ".cache"),
+                             "TMPDIR": str(scratch)})
+    proc = subprocess.Popen([sys.executable, "-m", "labutils.grading.inside", str(job), str(timeout)], cwd=scratch,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    return capture(proc, Limits(), wall)
 
 
 def grade_task(task):
@@ -264,14 +241,14 @@ def grade_task(task):
         rows = _invalid_rows(source, student, notebook, f"not a readable notebook ({type(err).__name__}: "
                                                         f"{' '.join(str(err).split())[:200]})")
         return {"rows": [asdict(r) for r in rows], "feedback": None, "exercises": {}}
-    nb, notes, exercises = assemble(source, submission)
-    seed = secrets.randbelow(2**31)                  # the hidden inputs: never written anywhere the student sees
-    checks, cases = {}, {}
     work = Path(tempfile.mkdtemp(prefix="rnnlab-grade-"))
+    job = work / "job"                               # the inputs: read-only inside the sandbox, at /job
+    nb, notes, exercises = assemble(source, submission, "/job/cases" if task["sandbox"] else str(job / "cases"))
+    seed = secrets.randbelow(2**31)                  # the hidden inputs: the seed never leaves this process
+    checks, cases = {}, {}
     try:
         os.chmod(work, 0o755)
-        (work / "cases").mkdir()
-        (work / "out").mkdir()
+        (job / "cases").mkdir(parents=True)
         for cell in source.cells:
             if is_check(cell):
                 gid = grade_meta(cell)["grade_id"]
@@ -280,55 +257,54 @@ def grade_task(task):
                 except (KeyError, ImportError):
                     continue
                 cases[gid] = checks[gid].cases(seed)
-                write_data(work / "cases", gid, cases[gid])
-        nbformat.write(nb, work / "notebook.ipynb")
+                write_data(job / "cases", gid, cases[gid])
+        nbformat.write(nb, job / "notebook.ipynb")
         timeout, wall = task["timeout"], task["timeout"] * len(nb.cells) + 120
         if task["sandbox"]:
             from labutils.grading.sandbox import Sandbox
-            outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/sandbox", str(timeout)],
-                                    work, task["mode"], wall_seconds=wall)
+            outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/job", str(timeout)],
+                                    job, task["mode"], wall_seconds=wall)
         else:
-            outcome = _run_unsandboxed(work, timeout, task["mode"], wall)
-        out = Outputs(work)
-        try:
-            executed = out.executed()
-            rows = []
-            by_cell = dict(zip([id(c) for c in nb.cells], executed.cells)) \
-                if executed is not None and len(executed.cells) == len(nb.cells) else {}
-            exercise, exercise_cell = None, None
-            for cell in nb.cells:
-                meta = grade_meta(cell)
-                ran = by_cell.get(id(cell))
-                if is_exercise(cell):
-                    exercise, exercise_cell = meta["grade_id"], ran
-                    continue
-                if not is_check(cell):
-                    continue
-                gid, points = meta["grade_id"], float(meta.get("points", 1))
-                if gid not in checks:
-                    status, reason = "grader error", f"labutils has no grading probe for the check '{gid}'"
-                elif notes.get(exercise) == "missing":
-                    status, reason = "missing", (f"exercise cell '{exercise}' is not in the submission "
-                                                 "(deleted, or its metadata lost)")
-                else:
-                    try:
-                        results = out.results(gid)
-                        status, reason = verdict(checks[gid], cases[gid], results, _error(exercise_cell),
-                                                 _error(ran), exercise)
-                    except OutputError as err:
-                        status, reason = "error", str(err)
-                    if status == "error" and executed is None:
-                        status = "sandbox ended" if not outcome.timed_out else "timeout"
-                        reason = ("the sandbox ended before the grader got the notebook back (the student's code "
-                                  "killed its own runner, or it ran out of time or memory)")
-                if notes.get(exercise) == "duplicated":
-                    reason = (reason + "; " if reason else "") + \
-                        f"exercise cell '{exercise}' appears more than once: the last copy was graded"
-                rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
-                                "; ".join(delegation_flags(notebook, exercise, exercises.get(exercise, ""),
-                                                           source))))
-        finally:
-            out.close()
+            (work / "scratch").mkdir()
+            outcome = _run_unsandboxed(job, work / "scratch", timeout, task["mode"], wall)
+        out = Outputs(outcome.stdout)
+        executed = out.executed()
+        rows = []
+        by_cell = dict(zip([id(c) for c in nb.cells], executed.cells)) \
+            if executed is not None and len(executed.cells) == len(nb.cells) else {}
+        exercise, exercise_cell = None, None
+        for cell in nb.cells:
+            meta = grade_meta(cell)
+            ran = by_cell.get(id(cell))
+            if is_exercise(cell):
+                exercise, exercise_cell = meta["grade_id"], ran
+                continue
+            if not is_check(cell):
+                continue
+            gid, points = meta["grade_id"], float(meta.get("points", 1))
+            if gid not in checks:
+                status, reason = "grader error", f"labutils has no grading probe for the check '{gid}'"
+            elif notes.get(exercise) == "missing":
+                status, reason = "missing", (f"exercise cell '{exercise}' is not in the submission "
+                                             "(deleted, or its metadata lost)")
+            else:
+                try:
+                    results = out.results(gid)
+                    status, reason = verdict(checks[gid], cases[gid], results, _error(exercise_cell),
+                                             _error(ran), exercise)
+                except OutputError as err:
+                    status, reason = "error", str(err)
+                if status == "error" and executed is None:
+                    status = "sandbox ended" if not outcome.timed_out else "timeout"
+                    reason = ("the grader got nothing back from the sandbox (the submission's code killed its "
+                              "runner, removed its output folder, printed too much, or ran out of time or "
+                              "memory)")
+            if notes.get(exercise) == "duplicated":
+                reason = (reason + "; " if reason else "") + \
+                    f"exercise cell '{exercise}' appears more than once: the last copy was graded"
+            rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
+                            "; ".join(delegation_flags(notebook, exercise, exercises.get(exercise, ""),
+                                                       source))))
         from labutils.grading.feedback import feedback_html
         html = feedback_html(rows, nb, executed)
         return {"rows": [asdict(r) for r in rows], "feedback": html, "exercises": exercises}

@@ -1,20 +1,63 @@
-"""What runs inside the sandbox: execute /sandbox/notebook.ipynb and write /sandbox/out/executed.ipynb.
+"""What runs inside the sandbox: execute ``<job>/notebook.ipynb`` in the working directory, then send back
+``out/`` (the executed notebook and the probes' outputs) as one zip archive on standard output.
 
-Everything this writes is untrusted data for the grader: the student's code runs in the same sandbox.
+The kernel and whatever it starts get /dev/null as stdout and stderr, so only this runner writes the
+archive; the grader still treats every byte of it as untrusted data, read up to a cap.
 """
+import io
+import os
+import stat
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 
 from labutils.grading.execute import execute
 
+MAX_FILE_BYTES = 48 * 2**20
+
+
+def archive(folder):
+    """Zip of the regular files directly in folder (no links, none too large) -> bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return buf.getvalue()
+        try:
+            for name in sorted(os.listdir(fd)):
+                try:
+                    f = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+                except OSError:
+                    continue
+                with os.fdopen(f, "rb") as handle:
+                    info = os.fstat(handle.fileno())
+                    if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_FILE_BYTES:
+                        z.writestr(name, handle.read(MAX_FILE_BYTES))
+        finally:
+            os.close(fd)
+    return buf.getvalue()
+
 
 def main(argv):
     job, timeout = Path(argv[0]), int(argv[1])
+    result = os.dup(1)                         # the grader's pipe: kept from the kernel and its children
+    os.set_inheritable(result, False)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    out = Path("out")
+    out.mkdir(exist_ok=True)
     nb = nbformat.read(job / "notebook.ipynb", as_version=4)
-    executed = execute(nb, job, timeout)
-    nbformat.write(executed, job / "out" / "executed.ipynb")
+    executed = execute(nb, Path.cwd(), timeout)
+    try:
+        nbformat.write(executed, out / "executed.ipynb")
+    except OSError:
+        pass                                   # the student's code may have removed out/: send what is there
+    with os.fdopen(result, "wb") as pipe:
+        pipe.write(archive(out))
     return 0
 
 

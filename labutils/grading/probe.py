@@ -1,7 +1,7 @@
 """The probe cell of a graded check, run in the student's kernel inside the sandbox.
 
-It reads the grader's inputs for one check (``cases/<grade_id>``), calls the student's functions on them
-and writes what they returned to ``out/<grade_id>`` as JSON plus an ``.npz`` of plain arrays. It decides
+It reads the grader's inputs for one check (``<cases>/<grade_id>``, read-only), calls the student's functions
+on them and writes what they returned to ``<out>/<grade_id>`` as JSON plus an ``.npz`` of plain arrays. It decides
 nothing: the grader computes the verdict from those outputs in its own process.
 """
 import json
@@ -42,9 +42,9 @@ def _error(err, fns):
     return {"type": type(err).__name__, "message": " ".join(str(err).split())[:MESSAGE_LIMIT]}
 
 
-def probe(grade_id, namespace, job="/sandbox"):
+def probe(grade_id, namespace, cases="/job/cases", out="out"):
     check = find_check(grade_id)
-    cases = read_data(Path(job) / "cases", grade_id)
+    cases = read_data(cases, grade_id)
     missing = [name for name in check.uses if name not in namespace]
     if missing:
         results = [{"error": {"type": "NameError", "message": f"{missing[0]} is not defined: its exercise cell did "
@@ -59,7 +59,7 @@ def probe(grade_id, namespace, job="/sandbox"):
             except BaseException as err:   # noqa: BLE001 - SystemExit too: every outcome is data for the grader
                 results.append({"error": _error(err, fns)})
     try:
-        write_data(Path(job) / "out", grade_id, results)
+        write_data(out, grade_id, results)
     except OutputError as err:
-        write_data(Path(job) / "out", grade_id, [{"error": {"type": "OutputError", "message": str(err)}}])
+        write_data(out, grade_id, [{"error": {"type": "OutputError", "message": str(err)}}])
     print(json.dumps({"probe": grade_id, "cases": len(results)}))

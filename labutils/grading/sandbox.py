@@ -1,11 +1,13 @@
 """One bubblewrap sandbox per submission: the student's code runs here and nowhere else.
 
-Inside: the system's /usr, the Python installation and the venv, and the labutils package, all read-only;
-``/sandbox`` (the job folder: the notebook to run, the grader's inputs, an ``out/`` folder) as the only
-writable place besides a private, size-capped /tmp; no network, new PID/IPC/UTS namespaces (it cannot see
-or signal the grader or another sandbox), ``--die-with-parent``, a reduced environment, and limits on
-memory, processes, file size, open files and wall time. When the command ends, or is killed at the wall
-time limit, the PID namespace ends and every process the student started goes with it.
+Inside: the system's /usr, the Python installation and the venv, the labutils package and the job's inputs
+(``/job``: the notebook to run, the grader's inputs), all read-only; ``/sandbox``, a private size-capped
+tmpfs, as the working directory and, with a private size-capped /tmp, the only writable place. Nothing the
+sandbox writes touches the host's disk: what it returns comes back on its standard output, read up to a cap.
+No network, new PID/IPC/UTS namespaces (it cannot see or signal the grader or another sandbox),
+``--die-with-parent``, a reduced environment, and limits on memory, processes, file size, open files and wall
+time. When the command ends, or is killed at the wall time limit, the PID namespace ends and every process
+the student started goes with it.
 
 Run as root (a container, CI), the sandbox also drops to its own unprivileged uid, so process limits
 apply and root-only files stay unreadable; paths the sandbox needs that only root can reach (a Python
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INSIDE = "/sandbox"
+JOB = "/job"
 _LIBC = ctypes.CDLL(None, use_errno=True) if platform.system() == "Linux" else None
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
 # Environment variables the kernel may see from the grader's (OpenBLAS needs these on some processors).
@@ -42,6 +45,8 @@ class Limits:
     file_bytes: int = 64 * 2**20       # largest file the sandbox may write
     open_files: int = 1024
     tmp_bytes: int = 256 * 2**20       # the private /tmp
+    scratch_bytes: int = 512 * 2**20   # /sandbox, the working directory
+    output_bytes: int = 64 * 2**20     # what the grader reads back from the sandbox's standard output
     wall_seconds: int = 600
 
 
@@ -49,7 +54,56 @@ class Limits:
 class Outcome:
     returncode: int
     timed_out: bool
-    log: str                           # the tail of what the sandbox printed (untrusted text)
+    log: str                           # the start of what the sandbox printed on stderr (untrusted text)
+    stdout: bytes = b""                # what it returned, at most Limits.output_bytes (untrusted data)
+    overflowed: bool = False           # it printed more than that and was stopped
+
+
+def capture(proc, limits, wall):
+    """Read proc's stdout (up to output_bytes) and stderr (its start) until it ends or runs out of time.
+
+    -> Outcome. A process that prints too much, or runs past ``wall`` seconds, is killed with its group.
+    """
+    import threading
+    import time
+    chunks, errs, state = [], [], {"size": 0, "overflowed": False}
+
+    def pump(stream, sink, cap, is_stdout):
+        while True:
+            block = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not block:
+                return
+            if sum(map(len, sink)) < cap:
+                sink.append(block[:cap - sum(map(len, sink))])
+            if is_stdout:
+                state["size"] += len(block)
+                if state["size"] > cap:
+                    state["overflowed"] = True
+                    _kill(proc)
+                    return
+    readers = [threading.Thread(target=pump, args=(proc.stdout, chunks, limits.output_bytes, True), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, errs, 20_000, False), daemon=True)]
+    for r in readers:
+        r.start()
+    deadline, timed_out = time.monotonic() + wall, False
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            timed_out = True
+            _kill(proc)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    for r in readers:
+        r.join(timeout=5)
+    return Outcome(proc.returncode, timed_out, b"".join(errs).decode("utf-8", "replace"), b"".join(chunks),
+                   state["overflowed"])
+
+
+def _kill(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)     # bwrap, and with it the sandbox's PID namespace
+    except ProcessLookupError:
+        pass
 
 
 def bwrap_binary():
@@ -140,16 +194,15 @@ class Sandbox:
         for dest, src in staged:
             cmd += ["--ro-bind", src, dest]
         if job_dir is not None:
-            cmd += ["--bind", str(job_dir), INSIDE, "--chdir", INSIDE]
-        else:
-            cmd += ["--dir", INSIDE, "--chdir", INSIDE]
+            cmd += ["--ro-bind", str(job_dir), JOB]
+        cmd += ["--size", str(self.limits.scratch_bytes), "--tmpfs", INSIDE, "--chdir", INSIDE]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
         return cmd + ["--"] + list(argv)
 
     def run(self, argv, job_dir, mode, wall_seconds=None, extra_env=None):
-        """Run argv in a fresh sandbox over job_dir (bound at /sandbox) -> Outcome. Never raises for what the
-        command does; the job folder is made writable for the sandbox's uid."""
+        """Run argv in a fresh sandbox with job_dir bound read-only at /job -> Outcome. Never raises for what
+        the command does."""
         limits, wall = self.limits, wall_seconds or self.limits.wall_seconds
         uid = 2_000_000 + secrets.randbelow(1_000_000) if self.root else None
         with tempfile.TemporaryDirectory(prefix="rnnlab-stage-") as stage:
@@ -163,11 +216,11 @@ class Sandbox:
                     staged.append((path, str(target)))
                 else:
                     staged.append((path, path))
-            if uid is not None and job_dir is not None:
+            if uid is not None and job_dir is not None:      # readable by the sandbox's uid, writable by none
                 for folder, _, files in os.walk(job_dir):
-                    os.chown(folder, uid, uid)
+                    os.chmod(folder, 0o755)
                     for name in files:
-                        os.chown(os.path.join(folder, name), uid, uid)
+                        os.chmod(os.path.join(folder, name), 0o644)
             cmd = self._command(argv, job_dir, environment(mode, extra_env), staged)
             nproc = limits.processes if uid is not None else _own_processes() + limits.processes
 
@@ -189,20 +242,9 @@ class Sandbox:
                     os.setgid(uid)
                     os.setuid(uid)
 
-            with tempfile.TemporaryFile() as log:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=before_exec, start_new_session=True, close_fds=True)
-                try:
-                    proc.wait(timeout=wall)
-                    timed_out = False
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    os.killpg(proc.pid, signal.SIGKILL)   # bwrap, and with it the sandbox's PID namespace
-                    proc.wait()
-                log.seek(0, os.SEEK_END)
-                log.seek(max(0, log.tell() - 20_000))
-                text = log.read().decode("utf-8", "replace")
-        return Outcome(proc.returncode, timed_out, text)
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    preexec_fn=before_exec, start_new_session=True, close_fds=True)
+            return capture(proc, limits, wall)
 
 
 def _own_processes():
