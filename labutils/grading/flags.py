@@ -116,7 +116,7 @@ def _labutils_names(source_nb):
     return names
 
 
-def delegation_flags(notebook, exercise, text, source_nb):
+def delegation_flags(exercise, text, source_nb):
     """Reasons to look at an exercise: it is, calls or wraps the labutils reference, or reads like it."""
     if not exercise or not text:
         return []

@@ -303,7 +303,7 @@ def grade_task(task):
                 reason = (reason + "; " if reason else "") + \
                     f"exercise cell '{exercise}' appears more than once: the last copy was graded"
             rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
-                            "; ".join(delegation_flags(notebook, exercise, exercises.get(exercise, ""),
+                            "; ".join(delegation_flags(exercise, exercises.get(exercise, ""),
                                                        source))))
         from labutils.grading.feedback import feedback_html
         html = feedback_html(rows, nb, executed)
