@@ -227,10 +227,11 @@ BPTT_HINTS = {"Wxh": "dWxh accumulates da_t @ x_t.T over every time step.",
 
 
 def _probe_bptt(fns, case):
-    hs, logits, cache = fns["rnn_forward"](np.array(case["xs"]), np.array(case["h0"]), _params(case["params"]))
+    params = _params(case["params"])
+    hs, logits, cache = fns["rnn_forward"](np.array(case["xs"]), np.array(case["h0"]), params)
     loss, dlogits = rnn.softmax_cross_entropy(logits, np.array(case["targets"]))
     grads, dh0 = fns["rnn_backward"](dlogits, cache)
-    out = {"hs": hs, "logits": logits, "grads": grads, "dh0": dh0}
+    out = {"hs": hs, "logits": logits, "grads": grads, "dh0": dh0, "params_after": params}
     try:                                  # on the reference forward's cache, for when the student's forward is wrong
         ref_hs, ref_logits, ref_cache = rnn.rnn_forward(np.array(case["xs"]), np.array(case["h0"]),
                                                         _params(case["params"]))
@@ -239,6 +240,37 @@ def _probe_bptt(fns, case):
     except Exception as err:   # noqa: BLE001 - only consulted when the student's forward is wrong
         out["on_reference_cache"] = {"__error__": f"{type(err).__name__}: {err}"}
     return out
+
+
+def _unchanged(before, after, fn_name):
+    """AssertionError if the student's function changed the parameters it was given."""
+    if isinstance(after, dict) and set(after) == set(before):
+        changed = [k for k in rnn.PARAM_NAMES if not np.array_equal(np.asarray(after[k]), before[k])]
+        if changed:
+            raise AssertionError(f"{fn_name} changed the parameters it was given ({', '.join(changed)}): the "
+                                 "gradients must be new arrays (params.zeros_like()), not params itself or a view "
+                                 "of it; grads = params makes every += below change the model")
+
+
+def _no_carry(grads, without, correct, name, fn_name):
+    """AssertionError naming the missing carry when grads equal BPTT without the gradient from later steps."""
+    def same(a, b):
+        return all(rel_error(getattr(a, k), getattr(b, k)) < TOL for k in ("Wxh", "Whh", "bh"))
+    if same(grads, without) and not same(without, correct):
+        raise AssertionError(f"{fn_name} drops the gradient that flows back from later time steps: dWxh, dWhh and "
+                             f"dbh only see each step's own output. Add {name} (what step t+1 sends back to h_t) "
+                             "to dh at every step, and update it from the step's backward.")
+
+
+def _bptt_without_carry(params, xs, targets, h0):
+    """The gradients a BPTT that forgets dh_next computes (every step sees only its own output)."""
+    hs, logits, (steps, _, _) = rnn.rnn_forward(xs, h0, params)
+    _, dlogits = rnn.softmax_cross_entropy(logits, targets)
+    grads = params.zeros_like()
+    for t in range(len(steps)):
+        _, _, dWxh, dWhh, dbh = rnn.rnn_step_backward(params.Why.T @ dlogits[t], steps[t])
+        grads.Wxh, grads.Whh, grads.bh = grads.Wxh + dWxh, grads.Whh + dWhh, grads.bh + dbh
+    return grads
 
 
 def _verify_bptt(case, got):
@@ -253,7 +285,10 @@ def _verify_bptt(case, got):
             _earlier_is_wrong("rnn_forward's hs", got["hs"], ref_hs, "rnn_backward")
             _earlier_is_wrong("rnn_forward's logits", got["logits"], ref_logits, "rnn_backward")
         got = fallback_run
+    _unchanged(case["params"], got.get("params_after"), "rnn_backward")
     grads = _as_params(got["grads"], "the grads that rnn_backward returns")
+    _no_carry(grads, _bptt_without_carry(params, xs, targets, h0), rnn.rnn_loss(params, xs, targets, h0)[1],
+              "dh_next", "rnn_backward")
     errors = grad_check(params, lambda p: rnn.rnn_loss(p, xs, targets, h0)[0], grads)
     dh0 = expect_array(got["dh0"], "dh0")
     if dh0.shape != h0.shape:
@@ -328,9 +363,9 @@ def _loss_fun_cases(seed):
 
 
 def _probe_loss_fun(fns, case):
-    loss, grads, h_last = fns["loss_fun"](list(case["inputs"]), list(case["targets"]), np.array(case["hprev"]),
-                                         _params(case["params"]))
-    return {"loss": loss, "grads": grads, "h_last": h_last}
+    params = _params(case["params"])
+    loss, grads, h_last = fns["loss_fun"](list(case["inputs"]), list(case["targets"]), np.array(case["hprev"]), params)
+    return {"loss": loss, "grads": grads, "h_last": h_last, "params_after": params}
 
 
 LOSS_FUN_HINTS = {"Wxh": "dWxh += dhraw @ x_t.T, with x_t the one-hot input.",
@@ -342,10 +377,15 @@ LOSS_FUN_HINTS = {"Wxh": "dWxh += dhraw @ x_t.T, with x_t the one-hot input.",
 def _verify_loss_fun(case, got):
     from labutils.charlm import loss_fun
     params, inputs, targets, hprev = _params(case["params"]), case["inputs"], case["targets"], case["hprev"]
-    ref_loss, _, ref_h = loss_fun(inputs, targets, hprev, params)
+    ref_loss, ref_grads, ref_h = loss_fun(inputs, targets, hprev, params)
+    _unchanged(case["params"], got.get("params_after"), "loss_fun")
     assert_close("loss", got["loss"], ref_loss, hint="sum -log p_t[target_t] over the chunk (not the mean).")
     assert_close("h_last", got["h_last"], ref_h, hint="return the hidden state after the last input of the chunk.")
     grads = _as_params(got["grads"], "the grads that loss_fun returns")
+    if len(inputs) > 1:
+        xs = np.stack([np.eye(params.input_size)[:, [i]] for i in inputs])
+        without = _bptt_without_carry(params, xs, np.array(targets)[:, None], hprev)
+        _no_carry(grads, without, ref_grads, "dhnext", "loss_fun")
     errors = grad_check(params, lambda p: loss_fun(inputs, targets, hprev, p)[0], grads)
     worst = max(errors, key=errors.get)
     if not errors[worst] < TOL:
