@@ -168,3 +168,24 @@ def test_a_wrong_step_costs_only_its_own_check(capsys):
     checks.check_rnn_step_backward(step_forward_no_bias, rnn.rnn_step_backward)
     checks.check_bptt(lambda xs, h0, p: rnn.rnn_forward(xs, h0, p)[:2] + (rnn.rnn_forward(xs, h0, p)[2],),
                       rnn.rnn_backward)
+
+
+def test_students_never_read_about_markers_their_copy_lacks():
+    """Released notebooks hold `# YOUR CODE HERE`, not nbgrader's markers: neither they nor a check's
+    unimplemented-exercise message may mention the markers."""
+    import nbformat
+
+    from labutils.checkspec import run_check
+    from labutils.config import PROJECT_ROOT
+    from labutils.grading.release import release_notebook
+    for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = nbformat.writes(release_notebook(nbformat.read(path, as_version=4)))
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN", "END HIDDEN"):
+            assert marker not in text, f"{path.name}: the release mentions {marker}"
+
+    def todo(*args, **kwargs):
+        raise NotImplementedError()
+    for check in checks.CHECKS.values():
+        with pytest.raises(NotImplementedError) as err:
+            run_check(check, [todo] * len(check.uses))
+        assert "SOLUTION" not in str(err.value) and "# YOUR CODE HERE" in str(err.value)
