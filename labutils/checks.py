@@ -35,20 +35,32 @@ def assert_close(name, got, expected, tol=TOL, hint=""):
     return err
 
 
-def fallback(student_fn, reference_fn):
-    """student_fn, or reference_fn (with a one-time note) while student_fn raises NotImplementedError.
+def fallback(student_fn, reference_fn, checked=None):
+    """student_fn, or reference_fn (with a one-time note) while an exercise is unfinished or fails its check.
 
-    Later cells use it so that one unfinished exercise doesn't stop the rest of the notebook.
+    checked: the student's functions whose checks decide (default: student_fn itself). Later cells use
+    this so that one unfinished or wrong exercise neither stops the rest of the notebook nor silently
+    spoils its results; the student's own version is used once its check passes.
     """
+    from labutils.checkspec import outcome
+    checked = [student_fn] if checked is None else list(checked)
+
+    def note(why):
+        if not wrapper.used_reference:
+            wrapper.used_reference = True
+            print(f"note: {why}, so this cell uses the labutils reference; your own version will be used once "
+                  "it passes its check")
+
     @functools.wraps(student_fn)
     def wrapper(*args, **kwargs):
+        failing = [getattr(fn, "__name__", "?") for fn in checked if outcome(fn) is False]
+        if failing:
+            note(f"your {', '.join(failing)} does not pass its check yet")
+            return reference_fn(*args, **kwargs)
         try:
             return student_fn(*args, **kwargs)
         except NotImplementedError:
-            if not wrapper.used_reference:
-                wrapper.used_reference = True
-                print(f"note: {student_fn.__name__} is not implemented yet, so this cell uses the labutils reference; "
-                      "your own version will be used once you write it")
+            note(f"{student_fn.__name__} is not implemented yet")
             return reference_fn(*args, **kwargs)
     wrapper.used_reference = False
     return wrapper

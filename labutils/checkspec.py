@@ -15,6 +15,7 @@ The notebook path sends the outputs through the same encode/decode round trip, s
 """
 import contextlib
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -187,19 +188,45 @@ def run_probe(check, fns, case, namespace):
         return check.probe(fns, case)
 
 
+# The outcome of the last check of each student function (the last one a check names is the exercise it
+# checks), so that later cells use the reference while it fails (``labutils.checks.fallback``).
+OUTCOMES = weakref.WeakKeyDictionary()
+
+
+def outcome(fn):
+    """True (passed its check), False (failed it) or None (not checked since it was defined)."""
+    try:
+        return OUTCOMES.get(fn)
+    except TypeError:                    # not weak-referenceable: never recorded
+        return None
+
+
+def _record(fn, passed):
+    try:
+        OUTCOMES[fn] = passed
+    except TypeError:
+        pass
+
+
 def run_check(check, fns, seed=0):
     """The notebook path: cases, probe and verify in this process. fns: the student's functions, in the
     order of ``check.uses``. Prints ``check.passed`` or raises AssertionError / NotImplementedError."""
     if len(fns) != len(check.uses):
         raise TypeError(f"{check.grade_id} takes {len(check.uses)} function(s): {', '.join(check.uses)}")
+    checked = fns[-1]
     fns = dict(zip(check.uses, fns))
     namespace = namespace_of(fns)
-    for case in check.cases(seed):
-        try:
-            outputs = run_probe(check, fns, case, namespace)
-        except NotImplementedError as err:
-            raise NotImplementedError(not_implemented_message(err, fns)) from None
-        check.verify(case, roundtrip(outputs))
+    try:
+        for case in check.cases(seed):
+            try:
+                outputs = run_probe(check, fns, case, namespace)
+            except NotImplementedError as err:
+                raise NotImplementedError(not_implemented_message(err, fns)) from None
+            check.verify(case, roundtrip(outputs))
+    except BaseException:
+        _record(checked, False)
+        raise
+    _record(checked, True)
     print(check.passed)
 
 

@@ -89,3 +89,17 @@ def test_checks_round_trip_as_plain_data():
     out = roundtrip({"a": (np.arange(3), 1.5, float("nan")), "b": [None, "x", True], "c": object()})
     assert isinstance(out["a"], tuple) and np.array_equal(out["a"][0], np.arange(3)) and np.isnan(out["a"][2])
     assert out["b"] == [None, "x", True] and out["c"] == {"__object__": "object"}
+
+
+def test_fallback_uses_reference_while_the_check_fails(capsys):
+    def wrong(x, h_prev, Wxh, Whh, bh):
+        return rnn.rnn_step_forward(x, h_prev, Wxh, Whh, 0 * bh)
+    with pytest.raises(AssertionError):
+        checks.check_rnn_step_forward(wrong)
+    f = checks.fallback(wrong, rnn.rnn_step_forward)
+    args = checks._step_args(checks._step_cases(0)[0])
+    assert np.allclose(f(*args)[0], rnn.rnn_step_forward(*args)[0])
+    assert "does not pass its check yet" in capsys.readouterr().out
+    checks.check_rnn_step_forward(rnn.rnn_step_forward)
+    mine = checks.fallback(rnn.rnn_step_forward, lambda *a: "reference")
+    assert mine(*args) != "reference"

@@ -189,3 +189,14 @@ def test_students_never_read_about_markers_their_copy_lacks():
         with pytest.raises(NotImplementedError) as err:
             run_check(check, [todo] * len(check.uses))
         assert "SOLUTION" not in str(err.value) and "# YOUR CODE HERE" in str(err.value)
+
+
+def test_every_exercise_keeps_a_hint_in_the_release():
+    import nbformat
+
+    from labutils.config import PROJECT_ROOT
+    from labutils.grading.release import is_exercise, release_notebook
+    for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in release_notebook(nbformat.read(path, as_version=4)).cells:
+            if is_exercise(cell):
+                assert "# HINT:" in cell.source, f"{path.name}: an exercise without a hint"
