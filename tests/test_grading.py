@@ -408,3 +408,21 @@ def test_the_kernel_gets_the_mode_and_the_grader_keeps_its_environment(monkeypat
     assert out.cells[0].outputs[0]["text"] == "quick\n"
     assert "RNNLAB_MODE" not in os.environ
     assert sys.executable
+
+
+def test_questions_have_answer_cells_that_the_release_empties_and_the_key_keeps(tmp_path):
+    from labutils.grading.release import is_answer, release
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    written = release(paths, tmp_path / "student")
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        answers = [c.source for c in nb.cells if is_answer(c)]
+        assert len(answers) >= 3, f"{path.name}: every question needs an instructor's answer cell"
+        student = nbformat.read(tmp_path / "student" / path.name, as_version=4)
+        assert [c.source for c in student.cells if is_answer(c)] == ["YOUR ANSWER HERE"] * len(answers)
+        text = json.dumps(student)
+        assert not any(a.split(".** ", 1)[1][:60] in text for a in answers), f"{path.name}: an answer shipped"
+        key = (tmp_path / "answer-keys" / f"{path.stem}.md").read_text()
+        assert all(a in key for a in answers) and key.count("**Question") == len(answers)
+    assert not list((tmp_path / "student").glob("*.md")), "answer keys never sit beside the student files"
+    assert len(written) == 2 * len(paths)

@@ -25,6 +25,11 @@ def is_check(cell):
     return cell.cell_type == "code" and bool(grade_meta(cell).get("grade"))
 
 
+def is_answer(cell):
+    """A manually graded answer (nbgrader: a markdown cell with solution and grade): never auto-graded."""
+    return cell.cell_type == "markdown" and bool(grade_meta(cell).get("solution"))
+
+
 def _replace_blocks(source, begin, end, replacement):
     """Replace every begin..end block (marker lines included) by replacement(indent, block lines)."""
     lines, out, block, indent = source.split("\n"), [], None, ""
@@ -72,18 +77,42 @@ def release_notebook(nb):
             cell.source = strip_hidden_tests(strip_solution(cell.source))
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
+        elif is_answer(cell):
+            cell.source = "YOUR ANSWER HERE"          # nbgrader's text for a manually graded answer
         elif BEGIN_SOLUTION in cell.source:
             cell.source = _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, lambda i, b: ["YOUR ANSWER HERE"])
     return student
 
 
-def release(notebooks, out_dir):
-    """Write build/student/NN_name.ipynb for each notebook -> list of written paths."""
+def answer_key(nb, title):
+    """Markdown for instructors: each "Questions to think about" question with the course's answer."""
+    lines, questions = [f"# Answer key: {title}", ""], []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "## Questions to think about" in cell.source:
+            text = cell.source.split("## Questions to think about", 1)[1].split("\n## ", 1)[0]
+            questions = re.findall(r"^\d+\.\s+(.*(?:\n(?!\d+\.).*)*)", text, flags=re.M)
+    answers = [cell.source for cell in nb.cells if is_answer(cell)]
+    for k, answer in enumerate(answers):
+        if k < len(questions):
+            lines += [f"**Question {k + 1}.** {questions[k].strip()}", ""]
+        lines += [answer.strip(), ""]
+    return "\n".join(lines)
+
+
+def release(notebooks, out_dir, key_dir=None):
+    """Write <out_dir>/NN_name.ipynb for each notebook, and the instructors' answer keys to
+    <key_dir>/NN_name.md (default: answer-keys/ beside out_dir, so they never ship with the release)
+    -> list of written paths."""
     out_dir = Path(out_dir)
+    key_dir = Path(key_dir) if key_dir is not None else out_dir.parent / "answer-keys"
     written = []
     for path in notebooks:
-        student = release_notebook(nbformat.read(path, as_version=4))
+        nb = nbformat.read(path, as_version=4)
         target = out_dir / Path(path).name
-        write_text(target, nbformat.writes(student) + "\n")
+        write_text(target, nbformat.writes(release_notebook(nb)) + "\n")
         written.append(target)
+        if any(is_answer(c) for c in nb.cells):
+            key = key_dir / f"{Path(path).stem}.md"
+            write_text(key, answer_key(nb, Path(path).stem))
+            written.append(key)
     return written
