@@ -20,7 +20,7 @@ from labutils.data.shakespeare import Vocab, corpus_hash
 from labutils.rnn import PARAM_NAMES, RNNParams
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "char-rnn-snapshot.npz"
-REBUILD = "python -m labutils.snapshot train"
+REBUILD = "python -m labutils.snapshot train --plays coriolanus,antony-and-cleopatra,titus-andronicus"
 
 
 class SnapshotError(ValueError):
@@ -43,6 +43,16 @@ class Snapshot:
             raise SnapshotError(f"snapshot vocabulary ({len(self.vocab)} chars) does not match the corpus "
                                 f"({len(corpus)} chars; only in corpus: {extra}, only in snapshot: {missing}): "
                                 f"train a new snapshot ({REBUILD}) or load the corpus it was trained on")
+
+
+    def check_meta(self, made_by, **expected):
+        """Raise SnapshotError unless the snapshot's metadata has these values (what it was trained on, how long,
+        in which mode). made_by names what writes it, for the message (e.g. "notebook 02")."""
+        wrong = {k: (self.meta.get(k), v) for k, v in expected.items() if self.meta.get(k) != v}
+        if wrong:
+            described = ", ".join(f"{k} = {got!r} (this notebook needs {want!r})" for k, (got, want) in wrong.items())
+            raise SnapshotError(f"the model saved by {made_by} does not fit: {described}; rerun {made_by} "
+                                "with the same settings to use it")
 
 
 def save_snapshot(path, params, memory, vocab, **meta):

@@ -105,3 +105,23 @@ def test_pickle_that_is_not_a_dict(tmp_path):
     path.write_bytes(pickle.dumps([1, 2], protocol=2))
     with pytest.raises(SnapshotError, match="expected a dict"):
         load_snapshot(path)
+
+
+def test_a_model_from_another_notebook_is_checked_before_use(tmp_path):
+    from labutils.data import Vocab
+    from labutils.rnn import RNNParams
+    from labutils.snapshot import SnapshotError, load_snapshot, save_snapshot
+    vocab = Vocab.from_text("abc")
+    params = RNNParams.init(3, 4, 3, np.random.default_rng(0))
+    path = save_snapshot(tmp_path / "m.npz", params, params.zeros_like(), vocab, plays="coriolanus", mode="quick",
+                         iterations=10)
+    snap = load_snapshot(path)
+    snap.check_meta("notebook 02", plays="coriolanus", mode="quick")
+    with pytest.raises(SnapshotError, match="mode = 'quick' \\(this notebook needs 'full'\\); rerun notebook 02"):
+        snap.check_meta("notebook 02", plays="coriolanus", mode="full")
+
+
+def test_the_rebuild_command_is_the_readmes():
+    from labutils.config import PROJECT_ROOT
+    from labutils.snapshot import REBUILD
+    assert f"`{REBUILD}`" in (PROJECT_ROOT / "README.md").read_text()
