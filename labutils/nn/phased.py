@@ -115,11 +115,13 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
                     test_size=1000, **gate):
     """Train a SequenceClassifier on fresh frequency-task batches (Adam) and test it on a fixed set.
 
-    -> dict(test_acc, test_loss, losses (per iteration), open_fraction (n,) on the test set, model)
+    -> dict(test_acc, test_loss, losses (per iteration), open_fraction (n,) on the test set, model,
+            initial_tau (n,): the Phased LSTM's periods before training, None for the LSTM)
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SequenceClassifier(phased, hidden_size, **(gate if phased else {}))
+    initial_tau = model.cell.tau.detach().numpy().copy() if phased else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(iters):
@@ -135,4 +137,4 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
         logits, open_fraction = model(values, times)
     return dict(test_acc=(logits.argmax(1) == labels).float().mean().item(),
                 test_loss=nn.functional.cross_entropy(logits, labels).item(), losses=np.array(losses),
-                open_fraction=open_fraction.numpy(), model=model)
+                open_fraction=open_fraction.numpy(), model=model, initial_tau=initial_tau)
