@@ -200,3 +200,103 @@ def test_every_exercise_keeps_a_hint_in_the_release():
         for cell in release_notebook(nbformat.read(path, as_version=4)).cells:
             if is_exercise(cell):
                 assert "# HINT:" in cell.source, f"{path.name}: an exercise without a hint"
+
+
+# ---- the PyTorch notebooks ---------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+
+def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", forget_bias=None, tanh_out=True):
+    gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    parts = dict(zip(order, gates.chunk(4, dim=1)))
+    if forget_bias is not None:
+        parts["f"] = x @ w_ih.T[:, w_ih.shape[0] // 4:w_ih.shape[0] // 2] + h @ w_hh.T[:, w_hh.shape[0] // 4:
+                                                                                   w_hh.shape[0] // 2] + forget_bias
+    i, f, g, o = (parts[k] for k in "ifgo")
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * (torch.tanh(c_new) if tanh_out else c_new), c_new
+
+
+def _train_loop(zero_grad=True, step=True):
+    def train_one_epoch(model, batches, optimizer, loss_fn):
+        losses = []
+        for ids, lengths, labels in batches:
+            if zero_grad:
+                optimizer.zero_grad()
+            loss = loss_fn(model(ids, lengths), labels)
+            loss.backward()
+            if step:
+                optimizer.step()
+            losses.append(loss.item())
+        return float(np.mean(losses))
+    return train_one_epoch
+
+
+def _time_gate_python_mod(t, tau, shift, r_on, alpha=1e-3):
+    phi = np.fmod(t - shift, tau) / tau                    # C's fmod: negative for t < shift
+    return np.where(phi < 0.5 * r_on, 2 * phi / r_on, np.where(phi < r_on, 2 - 2 * phi / r_on, alpha * phi))
+
+
+def _phased_swapped(x, t, h, c, cell):
+    from labutils.nn.phased import phased_lstm_step
+    h_new, c_new, k = phased_lstm_step(x, t, h, c, cell)
+    h_prop, c_prop = (h_new - (1 - k) * h) / k, (c_new - (1 - k) * c) / k
+    return (1 - k) * h_prop + k * h, (1 - k) * c_prop + k * c, k
+
+
+def _loss_unmasked(scores, targets, mask):
+    from labutils.nn.captioning import temporal_softmax_loss
+    return temporal_softmax_loss(scores, targets, torch.ones_like(mask))
+
+
+def _loss_per_word(scores, targets, mask):
+    from labutils.nn.captioning import temporal_softmax_loss
+    return temporal_softmax_loss(scores, targets, mask) * len(scores) / mask.sum()
+
+
+def _decode_no_null(model, images, vocab, max_length=20):
+    state = model.init_state(images)
+    words = torch.full((len(images),), vocab["<START>"], dtype=torch.long)
+    out = []
+    for _ in range(max_length):
+        scores, state = model.step(words, state)
+        words = scores.argmax(1)
+        out.append(words)
+    return torch.stack(out, 1)
+
+
+class _PaddedLast(torch.nn.Module):
+    def __init__(self, vocab_size, embed_dim, hidden_size, cell="lstm"):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM}[cell](embed_dim, hidden_size, batch_first=True)
+        self.head = torch.nn.Linear(hidden_size, 1)
+
+    def forward(self, ids, lengths):
+        return self.head(self.rnn(self.embedding(ids))[0][:, -1]).squeeze(1)
+
+
+NN_CATALOGUE = [
+    ("check_lstm_cell", lambda *a: _lstm(*a, order="figo"), "order i, f, g, o"),
+    ("check_lstm_cell", lambda *a: _lstm(*a, forget_bias=1.0), "forget-gate bias of 1"),
+    ("check_lstm_cell", lambda *a: _lstm(*a, tanh_out=False), "h_new = o * tanh(c_new)"),
+    ("check_lstm_param_count", lambda d, n: 4 * (d * n + n * n + 2 * n), "one bias (n)"),
+    ("check_lstm_param_count", lambda d, n: d * n + n * n + n, "for each of the 4 gates"),
+    ("check_time_gate", _time_gate_python_mod, "np.mod of a negative number"),
+    ("check_phased_lstm_step", _phased_swapped, "k and 1 - k are swapped"),
+    ("check_temporal_softmax_loss", _loss_unmasked, "counts the padded steps"),
+    ("check_temporal_softmax_loss", _loss_per_word, "divided by the number of real words"),
+    ("check_greedy_decode", _decode_no_null, "fill with <NULL>"),
+    ("check_sentiment_forward", _PaddedLast, "last *padded* position"),
+    ("check_overfit", _train_loop(step=False), "optimizer.step"),
+]
+
+
+@pytest.mark.parametrize("grade_id,fn,phrase", NN_CATALOGUE, ids=[f"{c[0]}-{i}" for i, c in enumerate(NN_CATALOGUE)])
+def test_each_pytorch_mistake_gets_the_message_that_names_it(grade_id, fn, phrase):
+    from labutils.checkspec import run_check
+    from labutils.nn.checks import CHECKS
+    with pytest.raises(AssertionError) as err:
+        run_check(CHECKS[grade_id], [fn])
+    assert phrase in str(err.value), str(err.value)

@@ -182,9 +182,33 @@ def _verify_lstm_cell(case, got):
             raise AssertionError(f"{name} has shape {tuple(mine.shape)}, expected {tuple(expected.shape)}")
         err = (mine - expected).abs().max().item()
         if not err < 1e-6:
+            if name == "c_new":
+                _forget_bias_diagnosis(case, mine)
             hint = ("c_new = f * c + i * g, with sigmoid on i and f and tanh on g; the gates come in the order "
                     "i, f, g, o (chunk(4, dim=1))" if name == "c_new" else "h_new = o * tanh(c_new), sigmoid on o")
             raise AssertionError(f"{name} differs from nn.LSTMCell by up to {err:.2e} (must be < 1e-6): {hint}")
+
+
+def _forget_bias_diagnosis(case, c_mine):
+    """AssertionError if c_new is right but for a forget-gate bias that ignores the given biases (a constant)."""
+    x, h, c = _t(case["x"]), _t(case["h"]), _t(case["c"])
+    gates = x @ _t(case["weight_ih"]).T + h @ _t(case["weight_hh"]).T                  # without the biases
+    i, f, g, _ = gates.chunk(4, dim=1)
+    bias_i, bias_f, bias_g, _ = (_t(case["bias_ih"]) + _t(case["bias_hh"])).chunk(4)
+    ig = torch.sigmoid(i + bias_i) * torch.tanh(g + bias_g)
+    usable = c.abs() > 0.2
+    if usable.sum() < 2:
+        return
+    f_mine = ((c_mine - ig) / c)[usable]
+    if not bool(((f_mine > 1e-4) & (f_mine < 1 - 1e-4)).all()):
+        return
+    implied = torch.logit(f_mine) - f[usable]                       # the forget bias the student's c_new implies
+    given = bias_f.expand_as(f)[usable]
+    if implied.std() < 1e-3 and (implied - given).abs().max() > 1e-3:
+        raise AssertionError(f"c_new uses a forget-gate bias of {implied.mean().item():.3g} for every unit instead of "
+                             "bias_ih + bias_hh: take the forget gate's bias from the biases you are given (their "
+                             "second quarter), don't hard-code it; notebook 06 sets the forget bias when it builds "
+                             "the model, not in the cell")
 
 
 LSTM_CELL = Check(
