@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Extra pip options, e.g. an index that serves CPU-only torch wheels on machines without one on disk.
 PIP_OPTIONS ?=
 
-.PHONY: run test unit gradecheck nbval lab bench student grade clean
+.PHONY: run test lint unit gradecheck nbval lab bench student grade clean
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 # e.g. GRADE_OPTIONS="--scheduler tcp://host:8786" to grade on a Dask cluster
@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m labutils run --mode full
 
-test: unit gradecheck nbval
+test: lint unit gradecheck nbval
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --no-cache labutils tests benchmarks
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider

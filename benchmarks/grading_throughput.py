@@ -45,7 +45,8 @@ def main(argv=None):
                 kind = kinds[i % len(kinds)]
                 folder = subs / f"{kind}{i}"
                 folder.mkdir(parents=True)
-                text = {"solution": lambda: nbformat.writes(nb), "release": lambda: nbformat.writes(release_notebook(nb)),
+                text = {"solution": lambda: nbformat.writes(nb),
+                        "release": lambda: nbformat.writes(release_notebook(nb)),
                         "broken": lambda: nbformat.writes(broken(nb)), "not_json": lambda: "{ not json"}[kind]()
                 (folder / path.name).write_text(text)
             start = time.perf_counter()

@@ -1,6 +1,7 @@
 """The rest of the 2019 course report's IMDB grid: RNN and LSTM with 1-5 layers, one or two directions.
 
-    python benchmarks/imdb_grid.py [--glove-dim 50|100|300] [--seconds 60] [--layers 1,2,3,4,5] [--out build/imdb_grid.csv]
+    python benchmarks/imdb_grid.py [--glove-dim 50|100|300] [--seconds 60] [--layers 1,2,3,4,5]
+                                   [--out build/imdb_grid.csv]
 
 Same pipeline and table as notebook 05 (labutils.nn.train.train_and_test), every configuration with the same
 training-time budget, tested on all 25,000 test reviews. GloVe 100d/300d need the official glove.6B.zip
@@ -50,7 +51,8 @@ def main():
                 row["glove_dim"] = args.glove_dim
                 rows.append(row)
                 print(f"{cell:4s} layers={layers} bidirectional={bidirectional!s:5s} test {row['test_acc']:.3f} "
-                      f"val {row['val_acc']:.3f} ({row['epochs']} epochs, {time.perf_counter() - tic:.0f} s)", flush=True)
+                      f"val {row['val_acc']:.3f} ({row['epochs']} epochs, {time.perf_counter() - tic:.0f} s)",
+                      flush=True)
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
                 with open(args.out, "w", newline="") as f:
                     writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -101,7 +101,7 @@ def load_snapshot(path=DEFAULT_PATH, corpus=None):
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-        except Exception as err:
+        except Exception as err:   # noqa: BLE001 - a corrupt file fails in many ways; each is reported with the fix
             raise SnapshotError(f"{path} is not a readable snapshot ({type(err).__name__}: {err}); "
                                 f"delete it and rebuild it with `{REBUILD}`") from None
         if "chars" not in arrays:
@@ -149,7 +149,7 @@ def load_legacy_pickle(path):
         raw = restricted_loads(Path(path).read_bytes())
     except pickle.UnpicklingError as err:
         raise SnapshotError(f"{path}: {err}") from None
-    except Exception as err:
+    except Exception as err:   # noqa: BLE001 - any unreadable pickle is reported, never raised as is
         raise SnapshotError(f"{path} is not a readable pickle ({type(err).__name__}: {err})") from None
     if not isinstance(raw, dict):
         raise SnapshotError(f"{path}: expected a dict, found {type(raw).__name__}")
@@ -196,7 +196,8 @@ def main(argv=None):
     t.add_argument("--out", default=str(DEFAULT_PATH))
     args = parser.parse_args(argv)
     path, result = train_snapshot(tuple(args.plays.split(",")), hidden_size=args.hidden_size,
-                                  learning_rate=args.learning_rate, iterations=args.iterations, batch_size=args.batch_size, seed=args.seed, out=args.out)
+                                  learning_rate=args.learning_rate, iterations=args.iterations,
+                                  batch_size=args.batch_size, seed=args.seed, out=args.out)
     print(f"saved {path}: {result.iterations} iterations, smoothed loss {result.smooth_loss:.2f}, "
           f"{result.seconds:.0f} s")
     return 0

@@ -58,7 +58,8 @@ def test_splits_are_fixed_by_seed_and_vocab_is_sorted(small):
 def test_encode_decode_roundtrip_and_split_validation(small):
     splits, vocab = small
     tr = splits["train"]
-    assert tr.captions.shape[0] == 3 * len(tr.images) and tr.captions[:, 0].tolist() == [vocab[START]] * len(tr.captions)
+    assert tr.captions.shape[0] == 3 * len(tr.images)
+    assert tr.captions[:, 0].tolist() == [vocab[START]] * len(tr.captions)
     decoded = decode_captions(tr.captions, vocab)
     assert decoded == [ref for refs in tr.references for ref in refs]
     ids = encode_captions(["a zebra"], vocab)

@@ -1,7 +1,8 @@
 """pyproject.toml and environment.yml must list the same packages, and torch must stay pinned."""
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_ONLY = {"python", "pip"}

@@ -267,7 +267,8 @@ def test_broken_submissions_each_get_a_clear_status(batch):
     assert check(batch, "deleted", "check_rnn_step_forward").status == "passed"
     dup = check(batch, "duplicated", "check_rnn_step_backward")
     assert dup.status == "failed" and "more than once" in dup.reason
-    assert {check(batch, "not_json", e).status for e in ("check_rnn_step_forward", "check_bptt")} == {"invalid notebook"}
+    statuses = {check(batch, "not_json", e).status for e in ("check_rnn_step_forward", "check_bptt")}
+    assert statuses == {"invalid notebook"}
     assert "TimeoutError" in check(batch, "loop").reason
     assert "SystemExit" in check(batch, "exit").reason
     out = batch["out"] / "feedback" / "huge_output" / f"{NB01}.html"
@@ -400,8 +401,9 @@ def test_the_same_tasks_run_on_a_dask_cluster(tmp_path):
 
 
 def test_the_kernel_gets_the_mode_and_the_grader_keeps_its_environment(monkeypatch, tmp_path):
-    from labutils.grading.execute import execute
     from nbformat.v4 import new_code_cell, new_notebook
+
+    from labutils.grading.execute import execute
     monkeypatch.delenv("RNNLAB_MODE", raising=False)
     nb = new_notebook(cells=[new_code_cell("import os; print(os.environ['RNNLAB_MODE'])")])
     out = execute(nb, tmp_path, env={**os.environ, "RNNLAB_MODE": "quick"})

@@ -31,7 +31,8 @@ def test_cached_encoding_roundtrip(tmp_path):
     assert len(files) == 1
     vocab2, tr2, te2 = cached_encoding(train, test, max_len=10, min_freq=1)
     assert vocab2 == vocab
-    assert [x.tolist() for x in tr2] == [x.tolist() for x in tr] and [x.tolist() for x in te2] == [x.tolist() for x in te]
+    assert [x.tolist() for x in tr2] == [x.tolist() for x in tr]
+    assert [x.tolist() for x in te2] == [x.tolist() for x in te]
     assert te[0].tolist() == [vocab.stoi["good"], 1]
 
 

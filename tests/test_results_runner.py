@@ -28,7 +28,8 @@ def _nb(path, *sources):
 
 
 def test_runner_reports_results_and_failures(tmp_path):
-    ok = _nb(tmp_path / "01_ok.ipynb", "import os\nfrom labutils import record\nrecord('mode', os.environ['RNNLAB_MODE'])")
+    ok = _nb(tmp_path / "01_ok.ipynb",
+             "import os\nfrom labutils import record\nrecord('mode', os.environ['RNNLAB_MODE'])")
     bad = _nb(tmp_path / "02_bad.ipynb", "x = 1", "assert x == 2, 'x should be 2'")
     report = run_notebooks([ok, bad], tmp_path / "build", mode="quick", timeout=60)
     assert report["01_ok"]["status"] == "ok" and report["01_ok"]["results"] == {"mode": "quick"}

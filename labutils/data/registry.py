@@ -56,7 +56,7 @@ def fetch_archive(remote, download=True):
 
     A file whose md5 does not match is never used: it is reported as corrupt.
     """
-    import pooch   # imported here: only this path needs it
+    import pooch  # imported here: only this path needs it
     cached = cache_dir() / remote.filename
     if cached.exists():
         if md5sum(cached) == remote.md5:

@@ -22,8 +22,8 @@ class CappedClient(NotebookClient):
         out = super().output(outs, msg, display_id, cell_index)
         if out is not None and size + len(json.dumps(out)) > OUTPUT_LIMIT:
             outs.pop()
-            outs.append(nbformat.v4.new_output("stream", name="stderr",
-                                               text=f"[output truncated by the grader at {OUTPUT_LIMIT:,} characters]\n"))
+            note = f"[output truncated by the grader at {OUTPUT_LIMIT:,} characters]\n"
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
         return out
 
 

@@ -100,7 +100,8 @@ def assemble(source, submission, cases="/job/cases"):
                 exercises[gid] = text
             nb.cells.append(nbformat.v4.new_code_cell(text, metadata=meta))
         elif is_check(cell):
-            nb.cells.append(nbformat.v4.new_code_cell(_probe_source(grade_meta(cell)["grade_id"], cases), metadata=meta))
+            probe = _probe_source(grade_meta(cell)["grade_id"], cases)
+            nb.cells.append(nbformat.v4.new_code_cell(probe, metadata=meta))
     return nb, notes, exercises
 
 
@@ -213,6 +214,7 @@ def _invalid_rows(source, student, notebook, reason, status="invalid notebook"):
 def _run_unsandboxed(job, scratch, timeout, mode, wall):
     """--no-sandbox: the same runner as a plain child process of the grader (trusted code only)."""
     import subprocess
+
     from labutils.grading.sandbox import Limits, capture, environment
     env = environment(mode, {"HOME": str(scratch), "RNNLAB_CACHE": str(Path(scratch) / ".cache"),
                              "TMPDIR": str(scratch)})
@@ -331,7 +333,8 @@ def find_submissions(paths, notebooks):
             problem(_printable(student), name, "invalid student id",
                     f"{where}: a student folder name must be letters, digits and . _ @ + - (not a path)")
         elif path.is_symlink() or not path.is_file():
-            problem(student, name, "not a regular file", f"{where} is a link or a special file: submit the notebook itself")
+            problem(student, name, "not a regular file",
+                    f"{where} is a link or a special file: submit the notebook itself")
         elif path.suffix.lower() != ".ipynb":
             problem(student, name, "not a notebook", f"{where} is not an .ipynb file")
         elif path.stem not in notebooks:

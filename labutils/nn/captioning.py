@@ -110,7 +110,9 @@ class Captioner(nn.Module):
         return h0 if self.cell == "rnn" else (h0, torch.zeros_like(h0))
 
     def forward(self, images, captions_in, image_idxs=None):
-        """images (B, ...), captions_in (N, T) word ids, image_idxs (N,) or None -> scores (N, T, V) (teacher forcing)"""
+        """images (B, ...), captions_in (N, T) word ids, image_idxs (N,) or None -> scores (N, T, V).
+
+        Teacher forcing: the true previous word is the input at every step."""
         out, _ = self.rnn(self.embed(captions_in), self.init_state(images, image_idxs))
         return self.head(out)
 

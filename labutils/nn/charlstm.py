@@ -59,7 +59,8 @@ def train_charlstm(model, data, steps=None, time_budget=None, batch_size=64, seq
     running_loss, running_acc, seen = 0.0, 0.0, 0
 
     def done():
-        return (steps is not None and step >= steps) or (time_budget is not None and time.perf_counter() - start > time_budget)
+        return (steps is not None and step >= steps) or \
+            (time_budget is not None and time.perf_counter() - start > time_budget)
 
     while not done():
         state = None
@@ -104,7 +105,10 @@ def generate(model, vocab, prompt, n, temperature=1.0, rng=None, greedy=False):
     out = []
     for _ in range(n):
         last = logits[0, -1].double().numpy()
-        ix = int(np.argmax(last)) if greedy else int(rng.choice(len(last), p=softmax_with_temperature(last, temperature)))
+        if greedy:
+            ix = int(np.argmax(last))
+        else:
+            ix = int(rng.choice(len(last), p=softmax_with_temperature(last, temperature)))
         out.append(ix)
         logits, state = model(torch.tensor([[ix]]), state)
     return vocab.decode(out)

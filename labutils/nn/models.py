@@ -49,7 +49,8 @@ class SentimentRNN(nn.Module):
         if embeddings is not None:
             embeddings = torch.as_tensor(embeddings, dtype=torch.float32)
             if embeddings.shape != (vocab_size, embed_dim):
-                raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})")
+                raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, "
+                                 f"expected ({vocab_size}, {embed_dim})")
             self.embedding.weight.data.copy_(embeddings)
         self.embedding.weight.requires_grad = not freeze_embeddings
         directions = 2 if bidirectional else 1
