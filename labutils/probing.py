@@ -69,7 +69,7 @@ def ablation_curve(params, H_prev, ix, targets, ranked_units, ks, rng, random_dr
     """P(targets) after zeroing the top-k ranked units vs k random units, for each k.
 
     -> dict with "k", "top" (mean P after ablating ranked_units[:k]) and "random_mean", "random_std"
-       (over ``random_draws`` random sets of k units), each an array over ks.
+       (over ``random_draws`` random sets of k units; NaN when random_draws is 0), each an array over ks.
     """
     hidden = params.hidden_size
     top, rand_mean, rand_std = [], [], []
@@ -77,8 +77,8 @@ def ablation_curve(params, H_prev, ix, targets, ranked_units, ks, rng, random_dr
         top.append(mass(params, step_rows(params, H_prev, ix, units_off=ranked_units[:k]), targets).mean())
         draws = [mass(params, step_rows(params, H_prev, ix, units_off=rng.choice(hidden, k, replace=False)),
                       targets).mean() for _ in range(random_draws)] if k else [top[-1]]
-        rand_mean.append(np.mean(draws))
-        rand_std.append(np.std(draws))
+        rand_mean.append(np.mean(draws) if draws else np.nan)     # no draws asked: no baseline, and no warning
+        rand_std.append(np.std(draws) if draws else np.nan)
     return {"k": np.asarray(ks), "top": np.array(top), "random_mean": np.array(rand_mean),
             "random_std": np.array(rand_std)}
 

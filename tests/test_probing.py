@@ -59,3 +59,16 @@ def test_encode_decode_checks_accept_reference_and_reject_bugs():
     checks.check_decode(probing.decode)
     with pytest.raises(AssertionError, match="h after encoding"):
         checks.check_encode(lambda p, h0, ixs: probing.encode(p, h0, ixs[:-1]))
+
+
+def test_ablation_without_random_draws_warns_nothing():
+    import warnings
+
+    from labutils.probing import ablation_curve
+    from labutils.rnn import RNNParams
+    params = RNNParams.init(5, 6, 5, np.random.default_rng(0), scale=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = ablation_curve(params, np.zeros((3, 6)), 1, [0, 1], np.arange(6), [0, 2], np.random.default_rng(0),
+                               random_draws=0)
+    assert np.isnan(curve["random_mean"][1]) and curve["top"].shape == (2,)
