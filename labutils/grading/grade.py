@@ -206,9 +206,9 @@ def verdict(check, cases, results, exercise_err, probe_err, exercise):
     return "passed", ""
 
 
-def _invalid_rows(source, student, notebook, reason, status="invalid notebook"):
+def _invalid_rows(source, student, notebook, reason):
     return [Row(student, notebook, grade_meta(c)["grade_id"], 0.0, float(grade_meta(c).get("points", 1)),
-                status, reason) for c in source.cells if is_check(c)]
+                "invalid notebook", reason) for c in source.cells if is_check(c)]
 
 
 def _run_unsandboxed(job, scratch, timeout, mode, wall):
