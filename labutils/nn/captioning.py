@@ -5,6 +5,7 @@ and fed with teacher forcing; the decoder's scores (N, T, V) predict captions_ou
 padding (id 0) is masked out of the loss. At test time the decoder feeds back its own words.
 """
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 
 from labutils.data.captions import END, NULL, START
 from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
+from labutils.nn import loop
 
 
 class ImageEncoder(nn.Module):
@@ -196,26 +198,22 @@ def evaluate_loss(model, split, batch_size=250):
     return total / len(split.captions)
 
 
-def train_captioner(model, train, epochs, val=None, batch_size=32, lr=2e-3, seed=0, clip=5.0, log=None):
-    """Adam on the teacher-forced loss, batch_size images (with all their captions) per step
-    -> history {"train": per-epoch mean loss, "val": per-epoch val loss}."""
+def train_captioner(model, train, epochs, val=None, batch_size=32, lr=2e-3, seed=0, clip=5.0, patience=None):
+    """Adam on the teacher-forced loss, batch_size images (with all their captions) per step, for at most
+    ``epochs`` epochs -> History (labutils.nn.loop), one entry per epoch.
+
+    With val: validated after each epoch, the best weights kept; patience: stop after that many epochs
+    without a lower validation loss.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"train": [], "val": []}
-    for epoch in range(epochs):
-        model.train()
-        losses = []
-        for images, captions, image_idxs in minibatches(train, batch_size, rng):
-            loss = caption_loss(model, images, captions, image_idxs)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            losses.append(loss.item())
-        history["train"].append(float(np.mean(losses)))
-        if val is not None:
-            history["val"].append(evaluate_loss(model, val))
-        if log:
-            log(epoch, history)
-    return history
+    per_epoch = -(-len(train.images) // batch_size)
+
+    def epochs_of_batches():
+        for _ in range(epochs):
+            yield from minibatches(train, batch_size, rng)
+
+    return loop.train(model, epochs_of_batches(), lambda m, b: caption_loss(m, *b),
+                      torch.optim.Adam(model.parameters(), lr=lr), epochs * per_epoch,
+                      validate=(lambda m: (evaluate_loss(m, val), math.nan)) if val is not None else None,
+                      every=per_epoch, patience=patience, clip=clip)

@@ -3,7 +3,7 @@
 Batch-first: inputs and targets (B, T) character indices, logits (B, T, vocab_size). Training uses truncated
 BPTT over B contiguous streams of the corpus, the state carried (and detached) from chunk to chunk.
 """
-import time
+import math
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ from torch import nn
 
 from labutils.atomic import atomic_path
 from labutils.data.shakespeare import Vocab
+from labutils.nn.loop import train
 from labutils.sampling import softmax_with_temperature
 
 
@@ -43,52 +44,40 @@ def stream_chunks(data, batch_size, seq_length):
         yield torch.from_numpy(data[idx]), torch.from_numpy(data[idx + 1])
 
 
-def train_charlstm(model, data, steps=None, time_budget=None, batch_size=64, seq_length=100, lr=3e-3, clip=1.0,
-                   seed=0, log_every=50, sample_every=None, callback=None):
-    """Adam with gradient clipping over stream chunks (epochs repeat) -> history dict and samples list.
+def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, clip=1.0, seed=0, every=50,
+                   val_data=None, sample_every=None, callback=None):
+    """Adam with gradient clipping over stream chunks (epochs repeat) for ``steps`` steps -> (History, samples).
 
-    history: "step", "seconds", "loss" (nats/char), "accuracy" (next-character, on the training chunks).
-    Every ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept.
+    The state is carried from chunk to chunk and detached (truncated BPTT), and reset at each pass over the data.
+    Every ``every`` steps the History records the mean training loss (nats/char) and, with val_data (ids the
+    model does not train on), the validation cross-entropy; the weights with the lowest one are kept. Every
+    ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept in samples.
     """
-    if steps is None and time_budget is None:
-        raise ValueError("give steps= or time_budget=: training never runs unbounded")
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"step": [], "seconds": [], "loss": [], "accuracy": []}
-    samples, step, start = [], 0, time.perf_counter()
-    running_loss, running_acc, seen = 0.0, 0.0, 0
+    state, samples = [None], []
 
-    def done():
-        return (steps is not None and step >= steps) or \
-            (time_budget is not None and time.perf_counter() - start > time_budget)
+    def chunks():
+        while True:
+            for i, (x, y) in enumerate(stream_chunks(data, batch_size, seq_length)):
+                yield x, y, i == 0
 
-    while not done():
-        state = None
-        for x, y in stream_chunks(data, batch_size, seq_length):
-            model.train()
-            logits, state = model(x, state)
-            state = tuple(s.detach() for s in state)      # truncated BPTT: no gradient across chunks
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            step += 1
-            running_loss += loss.item()
-            running_acc += (logits.argmax(-1) == y).float().mean().item()
-            seen += 1
-            if step % log_every == 0:
-                history["step"].append(step)
-                history["seconds"].append(time.perf_counter() - start)
-                history["loss"].append(running_loss / seen)
-                history["accuracy"].append(running_acc / seen)
-                running_loss, running_acc, seen = 0.0, 0.0, 0
-            if callback is not None and sample_every and step % sample_every == 0:
-                out = callback(step, model)
-                if isinstance(out, str):
-                    samples.append((step, out))
-            if done():
-                break
+    def loss_fn(m, batch):
+        x, y, first = batch
+        logits, new_state = m(x, None if first else state[0])
+        state[0] = tuple(s.detach() for s in new_state)    # truncated BPTT: no gradient across chunks
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    def sample(step, m):
+        if callback is not None and sample_every and step % sample_every == 0:
+            was_training = m.training
+            out = callback(step, m)
+            m.train(was_training)
+            if isinstance(out, str):
+                samples.append((step, out))
+
+    validate = (lambda m: (cross_entropy(m, val_data), math.nan)) if val_data is not None else None
+    history = train(model, chunks(), loss_fn, torch.optim.Adam(model.parameters(), lr=lr), steps, validate=validate,
+                    every=every, clip=clip, after_step=sample)
     return history, samples
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from labutils.checkspec import Check, expect_array, expect_tuple, kind, run_check
-from labutils.nn.models import SentimentRNN
+from labutils.nn.sentiment import SentimentRNN
 
 
 def _t(a, dtype=None):
@@ -35,7 +35,7 @@ def _state_of(got, what):
 # ---- notebook 05: sentiment ---------------------------------------------------------------------------
 
 def _tiny_batch(seed=0):
-    from labutils.nn.text import pad_batch
+    from labutils.nn.sentiment import pad_batch
     rng = np.random.default_rng(seed)
     ids, lengths = pad_batch([rng.integers(2, 30, n) for n in (7, 3, 1, 5)])
     return ids.numpy(), lengths.numpy()
@@ -110,7 +110,7 @@ def _reviews(case):
 
 
 def _probe_overfit(fns, case):
-    from labutils.nn.train import batches, predict
+    from labutils.nn.sentiment import batches, predict
     torch.manual_seed(case["seed"])
     model = SentimentRNN(**OVERFIT_MODEL)
     optimizer = torch.optim.Adam(model.parameters(), lr=case["lr"])
@@ -125,7 +125,7 @@ def _probe_overfit(fns, case):
 
 
 def _verify_overfit(case, got):
-    from labutils.nn.train import predict
+    from labutils.nn.sentiment import predict
     model = SentimentRNN(**OVERFIT_MODEL)
     try:
         _load(model, _state_of(got["weights"], "the trained weights"))

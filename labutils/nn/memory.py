@@ -1,28 +1,17 @@
 """Notebook 06: an LSTM cell from scratch, digit palindromes, and RNN vs LSTM memory and gradient flow.
 
 Layout: batch-first tensors; digits are one-hot: inputs (B, T-1, 10), targets (B,) class ids.
-Gate order follows PyTorch (input i, forget f, cell candidate g, output o), so weights copy across.
+The LSTM step itself lives in ``labutils.nn.lstm_cell`` (notebook 08 uses it too).
 """
+
+import itertools
 
 import numpy as np
 import torch
 from torch import nn
 
-
-def lstm_cell_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """One LSTM step. x: (B, d), h, c: (B, n); weight_ih: (4n, d), weight_hh: (4n, n), biases (4n,).
-
-    i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh); c' = f*c + i*g; h' = o*tanh(c') -> (h', c')
-    """
-    gates = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
-
-
-def lstm_param_count(d, n, bias_vectors=1):
-    """Parameters of one LSTM layer: 4(dn + n^2 + n) with one bias vector; PyTorch keeps two (b_ih, b_hh)."""
-    return 4 * (d * n + n * n + bias_vectors * n)
+from labutils.nn.loop import train
+from labutils.nn.lstm_cell import lstm_cell_step, lstm_param_count  # noqa: F401 - the references of notebook 06
 
 
 def palindromes(T, batch, rng):
@@ -56,27 +45,34 @@ class DigitClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
-def train_palindromes(cell, T, steps, seed=0, hidden_size=128, batch=128, lr=1e-3, optimizer="adam",
-                      test_size=1000, log_every=25, forget_bias=0.0):
-    """Train a DigitClassifier on fresh palindromes of length T -> (test accuracy, loss history, model)."""
+def train_palindromes(cell, T, max_steps, seed=0, hidden_size=128, batch=128, lr=1e-3, optimizer="adam",
+                      forget_bias=0.0, every=100, patience=None, min_delta=0.0, solved_at=None, test_size=1000):
+    """Train a DigitClassifier on fresh palindromes of length T -> (test accuracy, History, model).
+
+    Every ``every`` steps it is validated on 1,000 fixed palindromes. patience: stop after that many validations
+    without a loss lower by min_delta (a plateau: converged); solved_at: stop once validation accuracy reaches
+    it (e.g. 0.99: solved, converged).
+    Without either, it trains exactly max_steps steps (a fixed budget, as for comparing optimisers). The best
+    validated weights are kept; the test set (another 1,000) is drawn from a separate seed.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = DigitClassifier(cell, hidden_size, forget_bias)
-    opt = make_optimizer(optimizer, model.parameters(), lr)
-    losses = []
-    for step in range(steps):
-        x, y = palindromes(T, batch, rng)
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        if step % log_every == 0:
-            losses.append(loss.item())
+    val_x, val_y = palindromes(T, 1000, np.random.default_rng(20_000 + seed))
+
+    def validate(m):
+        logits = m(val_x)
+        return nn.functional.cross_entropy(logits, val_y).item(), (logits.argmax(1) == val_y).float().mean().item()
+
+    history = train(model, (palindromes(T, batch, rng) for _ in itertools.count()),
+                    lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
+                    make_optimizer(optimizer, model.parameters(), lr), max_steps, validate=validate, every=every,
+                    patience=patience, min_delta=min_delta, clip=10.0,
+                    solved=(lambda loss, acc: acc >= solved_at) if solved_at else None)
     x, y = palindromes(T, test_size, np.random.default_rng(10_000 + seed))
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()
-    return accuracy, losses, model
+    return accuracy, history, model
 
 
 def make_optimizer(name, params, lr):

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.nn.memory import lstm_cell_step
+from labutils.nn.loop import train
+from labutils.nn.lstm_cell import lstm_cell_step
 
 
 def time_gate(t, tau, shift, r_on, alpha=1e-3):
@@ -122,15 +123,10 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
     rng = np.random.default_rng(seed)
     model = SequenceClassifier(phased, hidden_size, **(gate if phased else {}))
     initial_tau = model.cell.tau.detach().numpy().copy() if phased else None
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(iters):
-        values, times, labels = frequency_task(batch, rng, steps, duration, regular=regular)
-        loss = nn.functional.cross_entropy(model(values, times)[0], labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    batches = (frequency_task(batch, rng, steps, duration, regular=regular) for _ in range(iters))
+    history = train(model, batches, lambda m, b: nn.functional.cross_entropy(m(b[0], b[1])[0], b[2]),
+                    torch.optim.Adam(model.parameters(), lr=lr), iters, every=1)
+    losses = history.train_loss
     values, times, labels = frequency_task(test_size, np.random.default_rng(10_000 + seed), steps, duration,
                                            regular=regular)
     with torch.no_grad():

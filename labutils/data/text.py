@@ -1,7 +1,7 @@
-"""Text pipeline for IMDB: tokeniser, vocabulary, encoding, a tokenised-array cache and length buckets.
+"""Text pipeline for IMDB (plain NumPy): tokeniser, vocabulary, encoding, a tokenised-array cache, length buckets.
 
-Sequences are int64 NumPy arrays of token ids until they are batched: ``pad_batch`` turns a list of them
-into a right-padded (batch, T) tensor and a (batch,) tensor of lengths.
+Sequences are int64 arrays of token ids until they are batched: ``pad_ids`` turns a list of them into a
+right-padded (batch, T) array and a (batch,) array of lengths (``labutils.nn.sentiment`` makes tensors of them).
 """
 import hashlib
 import json
@@ -122,13 +122,12 @@ def length_buckets(lengths, batch_size, rng=None, shuffle=True):
     return batches
 
 
-def pad_batch(seqs):
-    """list of 1-D int arrays -> (ids LongTensor (B, T) right-padded with 0, lengths LongTensor (B,))."""
-    import torch
-    lengths = np.array([len(s) for s in seqs])
+def pad_ids(seqs):
+    """list of 1-D int arrays -> (ids int64 (B, T) right-padded with 0, lengths int64 (B,))."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if lengths.min() < 1:
         raise ValueError("every sequence needs at least one token")
     out = np.zeros((len(seqs), lengths.max()), dtype=np.int64)
     for i, s in enumerate(seqs):
         out[i, :len(s)] = s
-    return torch.from_numpy(out), torch.from_numpy(lengths)
+    return out, lengths

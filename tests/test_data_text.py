@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labutils.nn.text import TextVocab, cached_encoding, encode_texts, length_buckets, tokenize
+from labutils.data.text import TextVocab, cached_encoding, encode_texts, length_buckets, tokenize
 
 
 def test_tokenize():
