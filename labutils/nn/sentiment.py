@@ -107,6 +107,10 @@ class SentimentRNN(nn.Module):
 
 # ---- data -----------------------------------------------------------------------------------------------
 
+# Adam's learning rate per cell: the plain RNN is unstable at the gated cells' rate.
+LEARNING_RATE = {"rnn": 2e-3, "lstm": 5e-3, "gru": 5e-3}
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much data and training one run of the pipeline gets (notebook 05's full and quick modes)."""
@@ -266,6 +270,3 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
            "converged": history.converged, "seconds": round(history.seconds[-1], 1)}
     return row, history, model, test_p
 
-
-# Adam's learning rate per cell: the plain RNN is unstable at the gated cells' rate.
-LEARNING_RATE = {"rnn": 2e-3, "lstm": 5e-3, "gru": 5e-3}
