@@ -12,7 +12,7 @@ from labutils.config import PROJECT_ROOT
 
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/notebooks/([^)\s/]+\.ipynb)")
-_SETTING = re.compile(r'^REPO = "[^"]*"', re.MULTILINE)
+_SETTING = re.compile(r'^REPO = "([^"]*)"', re.MULTILINE)
 SETUP_ID = "colab-setup"
 
 
@@ -65,7 +65,7 @@ def rewrite(repo=None, root=PROJECT_ROOT):
     config = Path(root) / "labutils" / "config.py"
     text = config.read_text(encoding="utf-8")
     if repo is None:
-        repo = re.search(r'^REPO = "([^"]*)"', text, re.MULTILINE).group(1)
+        repo = _SETTING.search(text).group(1)
     check_repo(repo)
     changed = []
     new = _SETTING.sub(f'REPO = "{repo}"', text)
