@@ -62,8 +62,9 @@ def main(argv=None):
     done = {tuple(str(r[k]) for k in KEY) for r in rows}
     data, _, embeddings, _ = imdb_data(FULL, args.glove_dim)
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-    for cell in args.cells.split(","):
-        for layers in map(int, args.layers.split(",")):
+    # Depth outermost: an interrupted grid still compares RNN with LSTM at every depth it reached.
+    for layers in map(int, args.layers.split(",")):
+        for cell in args.cells.split(","):
             for bidirectional in (False, True):
                 if (cell, str(layers), str(bidirectional)) in done:
                     continue
