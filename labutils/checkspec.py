@@ -162,11 +162,13 @@ def not_implemented_message(err, fns):
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     raised_in = tb.tb_frame.f_code.co_name if tb is not None else "<module>"
-    called = next(iter(fns)) if fns else "the exercise"
-    where = raised_in if raised_in in (called, "<module>") or raised_in.startswith("<") else \
-        f"{raised_in} (called by {called})"
-    if where == "<module>":
+    called = list(fns)[-1] if fns else "the exercise"          # the exercise this check is about
+    if raised_in in fns:
+        where = raised_in
+    elif raised_in.startswith("<"):
         where = called
+    else:
+        where = f"{raised_in} (called by {called})"
     return (f"{where} is not implemented yet: write it in its exercise cell, in place of "
             "`raise NotImplementedError()` under `# YOUR CODE HERE`")
 

@@ -240,6 +240,8 @@ def test_an_attack_costs_nobody_else_anything(batch):
     # the other exercises of an attacker still get their own points
     assert t["redefine_check", NB01, "check_bptt"].status == "passed"
     assert t["exit", NB01, "check_bptt"].status == "passed"
+    for student in ("exit", "loop", "os_exit"):     # their rnn_step_forward was never defined
+        assert t[student, NB01, "check_rnn_step_backward"].status == "passed", student
     assert t["loop", NB01, "check_rnn_forward"].status == "passed"
     assert t["os_exit", NB01, "check_rnn_forward"].status == "passed"
     assert t["wrong", NB01, "check_rnn_step_backward"].status == "passed", "one bug, one failing check"

@@ -170,6 +170,21 @@ def test_a_wrong_step_costs_only_its_own_check(capsys):
                       rnn.rnn_backward)
 
 
+def test_an_unfinished_or_crashing_step_costs_only_its_own_check(capsys):
+    """rnn_step_backward is judged on the reference forward's cache while rnn_step_forward raises."""
+    def unfinished(*args):
+        raise NotImplementedError()
+
+    def crashing(*args):
+        raise ValueError("a bug")
+    def rnn_step_backward(dh, cache):
+        raise NotImplementedError()
+    for forward in (unfinished, crashing):
+        checks.check_rnn_step_backward(forward, rnn.rnn_step_backward)
+    with pytest.raises(NotImplementedError, match="^rnn_step_backward is not implemented"):
+        checks.check_rnn_step_backward(unfinished, rnn_step_backward)
+
+
 def test_students_never_read_about_markers_their_copy_lacks():
     """Released notebooks hold `# YOUR CODE HERE`, not nbgrader's markers: neither they nor a check's
     unimplemented-exercise message may mention the markers."""
@@ -300,3 +315,79 @@ def test_each_pytorch_mistake_gets_the_message_that_names_it(grade_id, fn, phras
     with pytest.raises(AssertionError) as err:
         run_check(CHECKS[grade_id], [fn])
     assert phrase in str(err.value), str(err.value)
+
+
+# ---- one mistake, one failing check, in the notebook itself ------------------------------------------------
+
+def _notebook_namespace(stem):
+    """A notebook's namespace as a student has it after running the setup and their (correct) exercise
+    cells: the parameters cell's imports, then every solution cell. Training cells are not needed."""
+    import nbformat
+
+    from labutils.config import PROJECT_ROOT
+    from labutils.grading.release import grade_meta, is_check, is_exercise
+    nb = nbformat.read(PROJECT_ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    namespace = {"__name__": "__main__"}
+    setup = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    for cell in setup + [c for c in nb.cells if is_exercise(c)]:
+        exec(compile(cell.source, f"<{stem}>", "exec"), namespace)
+    return namespace, [(grade_meta(c)["grade_id"], c.source) for c in nb.cells if is_check(c)]
+
+
+def _notebook_of(grade_id):
+    import nbformat
+
+    from labutils.config import PROJECT_ROOT
+    from labutils.grading.release import grade_meta, is_check
+    for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        if any(is_check(c) and grade_meta(c)["grade_id"] == grade_id for c in nbformat.read(path, as_version=4).cells):
+            return path.stem
+    raise LookupError(grade_id)
+
+
+def _as_if_written_in(namespace, fn, name):
+    """The mistake as the student's cell would define it: a function whose globals are the notebook's, so
+    that calls between exercises go through the notebook's names. (Classes are used as they are.)"""
+    import types
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    for ref in fn.__code__.co_names:                      # module-level helpers the mistake itself uses
+        if ref not in namespace and ref in fn.__globals__:
+            namespace[ref] = fn.__globals__[ref]
+    return types.FunctionType(fn.__code__, namespace, name, fn.__defaults__, fn.__closure__)
+
+
+def _failing_check_cells(grade_id, wrong, checks_of):
+    namespace, check_cells = _notebook_namespace(_notebook_of(grade_id))
+    name = checks_of[grade_id].uses[-1]
+    namespace[name] = _as_if_written_in(namespace, wrong, name)
+    failing = []
+    for cell_id, source in check_cells:
+        try:
+            exec(compile(source, cell_id, "exec"), namespace)
+        except AssertionError as err:
+            failing.append((cell_id, str(err)))
+    return failing
+
+
+@pytest.mark.parametrize("grade_id,fns,phrase", CATALOGUE, ids=[f"{c[0]}-{c[1][-1].__name__}" for c in CATALOGUE])
+def test_one_mistake_fails_exactly_its_own_check_cell(grade_id, fns, phrase, capsys):
+    """The student's view: the notebook's own check cells, run in order in one namespace where every
+    exercise is the solution except one typical mistake. Exactly one check cell fails, the mistake's own,
+    although later exercises call the broken one (rnn_forward calls rnn_step_forward, and so on)."""
+    failing = _failing_check_cells(grade_id, fns[-1], checks.CHECKS)
+    assert [cell for cell, _ in failing] == [grade_id], failing
+    assert phrase in failing[0][1], failing[0][1]
+
+
+@pytest.mark.parametrize("grade_id,fn,phrase", NN_CATALOGUE, ids=[f"{c[0]}-{i}" for i, c in enumerate(NN_CATALOGUE)])
+def test_one_pytorch_mistake_fails_exactly_its_own_check_cell(grade_id, fn, phrase, capsys):
+    from labutils.nn.checks import CHECKS
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)     # tiny models: one thread is fastest, and immune to a busy machine
+    try:
+        failing = _failing_check_cells(grade_id, fn, CHECKS)
+    finally:
+        torch.set_num_threads(threads)
+    assert [cell for cell, _ in failing] == [grade_id], failing
+    assert phrase in failing[0][1], failing[0][1]
