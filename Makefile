@@ -10,7 +10,7 @@ PIP_OPTIONS ?=
 # when it answers (otherwise, e.g. offline with torch on disk, the install goes on without it).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: run test lint unit gradecheck nbval lab bench student grade clean
+.PHONY: run test lint unit gradecheck nbval lab bench site student grade clean
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 # e.g. GRADE_OPTIONS="--scheduler tcp://host:8786" to grade on a Dask cluster
@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 	   $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/', timeout=10)" 2>/dev/null; then \
 		extra="--extra-index-url $(TORCH_CPU_INDEX)"; echo "torch: CPU-only wheels from $(TORCH_CPU_INDEX)"; \
 	else echo "torch: the CPU wheel index is not used (not Linux, unreachable, or PIP_OPTIONS given)"; fi; \
-	echo "$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,dev]'"; \
-	$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,dev]'
+	echo "$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,site,dev]'"; \
+	$(PY) -m pip install $(PIP_OPTIONS) $$extra -e '.[pytorch,grading,site,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -51,6 +51,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/charlm_speed.py
+
+# The course website from executed notebooks: EDITION=student (default, safe to publish) or solutions;
+# MODE=full (default) or quick.
+site: $(STAMP)
+	$(PY) -m labutils site --edition $(or $(EDITION),student) --mode $(or $(MODE),full)
 
 student: $(STAMP)
 	$(PY) -m labutils release --out build/student

@@ -38,6 +38,14 @@ def main(argv=None):
                      help="run submissions WITHOUT the bubblewrap sandbox, as your user (trusted code only); "
                           "the report and grades.csv say so")
 
+    site = sub.add_parser("site", help="build the course website (static, offline math) from executed notebooks")
+    site.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb, in order")
+    site.add_argument("--edition", choices=("student", "solutions"), default="student",
+                      help="student (default): the releases, safe to publish; solutions: for self-study")
+    site.add_argument("--mode", choices=("full", "quick"), default="full")
+    site.add_argument("--out", help="default: build/site (student) or build/site-solutions")
+    site.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+
     bdg = sub.add_parser("badges", help="point every notebook's Colab badge and setup cell at a repository")
     bdg.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting, labutils/config.py REPO)")
 
@@ -52,6 +60,16 @@ def main(argv=None):
         for path in changed:
             print(f"rewrote {path}")
         print(f"{len(changed)} file(s) changed")
+        return 0
+    if args.command == "site":
+        from labutils.site import SiteError, build_site
+        out = args.out or PROJECT_ROOT / "build" / ("site" if args.edition == "student" else "site-solutions")
+        try:
+            built = build_site(_notebooks(args.notebooks), out, args.edition, args.mode, args.timeout)
+        except SiteError as err:
+            print(f"site: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {built}/index.html ({args.edition} edition, {args.mode} mode)")
         return 0
     if args.command == "release":
         from labutils.grading.release import release

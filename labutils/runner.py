@@ -22,17 +22,20 @@ def find_error(nb):
     return None, None
 
 
-def execute_notebook(path, executed_path, results_path, mode, timeout):
-    """Run one notebook in a fresh kernel; write the executed copy. -> (status, error, results, wall_s, nb)."""
+def execute_notebook(path, executed_path, results_path, mode, timeout, allow_errors=False, cwd=None):
+    """Run one notebook in a fresh kernel (working directory: ``cwd``, default the notebook's folder); write the
+    executed copy. allow_errors: run every cell even after one raised. -> (status, error, results, wall_s, nb)."""
     nb = nbformat.read(path, as_version=4)
+    results_path = Path(results_path)
+    results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.unlink(missing_ok=True)
     env = {"RNNLAB_MODE": mode, RESULTS_ENV: str(results_path.resolve())}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)   # the kernel inherits this process's environment
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
     bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent.resolve())}},
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(Path(cwd or path.parent).resolve())}},
                             on_cell_executed=lambda **_: bar.update())
     start = time.perf_counter()
     status, error = "ok", None

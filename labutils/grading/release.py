@@ -69,6 +69,22 @@ def solution_blocks(nb):
     return ["\n".join(b) for b in blocks]
 
 
+def secret_lines(nb):
+    """Every line a student must not see: solution code (its '# HINT:' lines excepted: the release keeps
+    them), hidden tests and the instructors' answers."""
+    lines = []
+
+    def keep(indent, block):
+        lines.extend(line for line in block if not _HINT.match(line))
+        return []
+    for cell in nb.cells:
+        _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, keep)
+        _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, keep)
+        if is_answer(cell):
+            lines.extend(cell.source.splitlines())
+    return lines
+
+
 def release_notebook(nb):
     """A student copy of a solution notebook (the input is not modified)."""
     student = copy.deepcopy(nb)

@@ -1,0 +1,70 @@
+"""make site: the student edition of a notebook, built offline, holds none of the course's secrets, loads
+nothing from the network, and its math renders (headless Chromium, where installed)."""
+import re
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+
+from labutils.config import PROJECT_ROOT
+
+pytest.importorskip("mkdocs_jupyter")
+from labutils import site  # noqa: E402 - after the skip: the module needs the site extra
+
+NB01 = PROJECT_ROOT / "notebooks" / "01_bptt_derivation.ipynb"
+
+
+@pytest.fixture(scope="module")
+def student_site(tmp_path_factory):
+    return site.build_site([NB01], tmp_path_factory.mktemp("site") / "site", "student", "quick")
+
+
+def test_the_student_edition_has_the_pages_and_no_secret(student_site):
+    page = (student_site / "01_bptt_derivation.html").read_text()
+    assert (student_site / "index.html").exists() and "01_bptt_derivation.html" in \
+        (student_site / "index.html").read_text(), "the front page links to the notebook's page"
+    assert "data:image/png;base64" in page, "the executed notebook's figures are on the page"
+    assert "is not implemented yet" in page, "a check shows the student what an unfinished exercise gives"
+    secrets = site.course_secrets(nbformat.read(NB01, as_version=4))
+    assert len(secrets) > 20, "notebook 01 has solution lines, hidden tests and answers to look for"
+    assert site.find_leaks(student_site, secrets) == []
+
+
+def test_the_leak_search_finds_solutions_in_highlighted_html(tmp_path):
+    """The solutions edition holds every solution line (split into highlighting spans): the search sees them."""
+    built = site.build_site([NB01], tmp_path / "solutions", "solutions", "quick")
+    secrets = site.course_secrets(nbformat.read(NB01, as_version=4))
+    found = {line for _, line in site.find_leaks(built, secrets)}
+    assert len(found) > 0.9 * len(secrets), sorted(set(secrets) - found)[:5]
+
+
+def test_a_leaking_student_edition_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(site, "release_notebook", lambda nb: nb)        # a release that forgot to strip
+    with pytest.raises(site.SiteError, match="would publish"):
+        site.build_site([NB01], tmp_path / "site", "student", "quick")
+    assert not (tmp_path / "site").exists()
+
+
+def test_pages_load_nothing_from_the_network(student_site):
+    for path in student_site.rglob("*.html"):
+        text = path.read_text()
+        remote = re.findall(r'<(?:script|img|link|iframe)\b[^>]*(?:src|href)="(https?:)?//[^"]*"', text)
+        assert not remote, f"{path.name} loads {remote[:3]}"
+
+
+def test_math_renders_offline_in_a_browser(student_site, tmp_path):
+    if not shutil.which("chromium"):
+        pytest.skip("Chromium (Debian package chromium) is not installed")
+    page = (student_site / "01_bptt_derivation.html").as_uri()
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--allow-file-access-from-files", f"--user-data-dir={tmp_path / 'profile'}",
+               "--virtual-time-budget=60000", "--window-size=1280,2000"]
+    dom = subprocess.run(browser + ["--dump-dom", page], capture_output=True, text=True, timeout=300).stdout
+    rendered = dom.count('class="MathJax"') + dom.count('class="MathJax_Display"')
+    assert rendered > 50, f"MathJax typeset only {rendered} formulas offline"
+    assert 'class="MathJax_Error"' not in dom and "&lt;merror" not in dom
+    shot = tmp_path / "01.png"
+    subprocess.run(browser + [f"--screenshot={shot}", page], capture_output=True, timeout=300)
+    assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot of the page is empty"
