@@ -26,7 +26,7 @@ def test_the_student_edition_has_the_pages_and_no_secret(student_site):
         (student_site / "index.html").read_text(), "the front page links to the notebook's page"
     assert "data:image/png;base64" in page, "the executed notebook's figures are on the page"
     assert "is not implemented yet" in page, "a check shows the student what an unfinished exercise gives"
-    secrets = site.course_secrets(nbformat.read(NB01, as_version=4))
+    secrets = site.course_secrets([nbformat.read(NB01, as_version=4)])
     assert len(secrets) > 20, "notebook 01 has solution lines, hidden tests and answers to look for"
     assert site.find_leaks(student_site, secrets) == []
 
@@ -34,7 +34,7 @@ def test_the_student_edition_has_the_pages_and_no_secret(student_site):
 def test_the_leak_search_finds_solutions_in_highlighted_html(tmp_path):
     """The solutions edition holds every solution line (split into highlighting spans): the search sees them."""
     built = site.build_site([NB01], tmp_path / "solutions", "solutions", "quick")
-    secrets = site.course_secrets(nbformat.read(NB01, as_version=4))
+    secrets = site.course_secrets([nbformat.read(NB01, as_version=4)])
     found = {line for _, line in site.find_leaks(built, secrets)}
     assert len(found) > 0.9 * len(secrets), sorted(set(secrets) - found)[:5]
 
