@@ -149,7 +149,9 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=1800):
     write_text(src / "mkdocs.yml", _config(pages, out.parent / f".{out.name}-new", edition))
     staging = out.parent / f".{out.name}-new"
     shutil.rmtree(staging, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(src / "mkdocs.yml")], check=True)
+    # run in the staging folder: mkdocs-jupyter keeps its conversion cache in ./.cache
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(src / "mkdocs.yml")], check=True,
+                   cwd=src)
     if edition == "student":
         leaks = find_leaks(staging, course_secrets(solutions))
         if leaks:
