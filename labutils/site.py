@@ -137,8 +137,8 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=1800):
                 cell.source = cell.source.replace(COLAB_BADGE_URL, "colab-badge.svg")
         write_text(staged, nbformat.writes(page))
         print(f"executing {path.stem} ({edition} edition, {mode} mode) ...", flush=True)
-        status, error, _, wall, executed = execute_notebook(staged, staged, src / "results" / f"{path.stem}.json",
-                                                            mode, timeout, allow_errors=True, cwd=path.parent)
+        _, _, _, wall, executed = execute_notebook(staged, staged, src / "results" / f"{path.stem}.json", mode,
+                                                   timeout, allow_errors=True, cwd=path.parent)
         _check_errors(executed, path.stem, edition)
         print(f"    done in {wall:.1f} s", flush=True)
         pages.append(staged)
@@ -146,10 +146,10 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=1800):
     write_text(docs / "colab-badge.svg", COLAB_BADGE_SVG)
     import jupyter_server_mathjax
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", docs / "mathjax")
-    write_text(src / "mkdocs.yml", _config(pages, out.parent / f".{out.name}-new", edition))
-    staging = out.parent / f".{out.name}-new"
+    staging = out.parent / f".{out.name}-new"         # becomes ``out`` only once it is complete and clean
     shutil.rmtree(staging, ignore_errors=True)
-    # run in the staging folder: mkdocs-jupyter keeps its conversion cache in ./.cache
+    write_text(src / "mkdocs.yml", _config(pages, staging, edition))
+    # run in the source folder: mkdocs-jupyter keeps its conversion cache in ./.cache
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(src / "mkdocs.yml")], check=True,
                    cwd=src)
     if edition == "student":
@@ -159,6 +159,6 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=1800):
             listing = "\n".join(f"  {p.relative_to(staging)}: {line[:80]}" for p, line in leaks[:10])
             raise SiteError(f"the student edition would publish {len(leaks)} line(s) of solutions, hidden tests "
                             f"or answers; nothing was written to {out}:\n{listing}")
-    shutil.rmtree(out, ignore_errors=True)       # the previous site stays until the new one is complete
+    shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return out
