@@ -1,5 +1,7 @@
 """A catalogue of typical wrong answers: each must fail its own check with a message that names the bug,
 and must not cost the checks of later exercises (they run with the reference in place of earlier ones)."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -334,15 +336,16 @@ def _notebook_namespace(stem):
     return namespace, [(grade_meta(c)["grade_id"], c.source) for c in nb.cells if is_check(c)]
 
 
-def _notebook_of(grade_id):
+@functools.cache
+def _notebook_of_check():
+    """{check grade_id: the stem of the notebook whose check cell it is}, read once for all the tests."""
     import nbformat
 
     from labutils.config import PROJECT_ROOT
     from labutils.grading.release import grade_meta, is_check
-    for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        if any(is_check(c) and grade_meta(c)["grade_id"] == grade_id for c in nbformat.read(path, as_version=4).cells):
-            return path.stem
-    raise LookupError(grade_id)
+    return {grade_meta(c)["grade_id"]: path.stem
+            for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+            for c in nbformat.read(path, as_version=4).cells if is_check(c)}
 
 
 def _as_if_written_in(namespace, fn, name):
@@ -358,7 +361,7 @@ def _as_if_written_in(namespace, fn, name):
 
 
 def _failing_check_cells(grade_id, wrong, checks_of):
-    namespace, check_cells = _notebook_namespace(_notebook_of(grade_id))
+    namespace, check_cells = _notebook_namespace(_notebook_of_check()[grade_id])
     name = checks_of[grade_id].uses[-1]
     namespace[name] = _as_if_written_in(namespace, wrong, name)
     failing = []

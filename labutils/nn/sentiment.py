@@ -272,7 +272,6 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
     return row, history, model, test_p
 
 
-
 # ---- the full grid, measured once by benchmarks/imdb_grid.py -------------------------------------------------
 
 GRID_CSV = Path(__file__).resolve().parents[2] / "benchmarks" / "imdb_grid.csv"
