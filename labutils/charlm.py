@@ -7,13 +7,23 @@ Two ways to compute one chunk's loss and gradients:
 With B = 1 both give the same loss and gradients (to rounding). Training, Adagrad with element-wise
 clipping, and held-out evaluation are here too. Layout as in ``labutils.rnn`` (columns are examples).
 """
+import csv
+import functools
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from labutils.rnn import RNNParams, softmax
+
+# The fast path's training settings, chosen by benchmarks/charlm_learning.py (held-out cross-entropy against
+# wall-clock seconds): 32 streams make more updates per second than 128 at nearly the same gradient quality,
+# Adam keeps its steps useful where Adagrad's only shrink, weight decay stops the play being memorised, and a
+# learning rate that halves every 20,000 updates lets long runs settle instead of wandering.
+LEARNING_SETTINGS = dict(batch_size=32, optimizer="adam", learning_rate=3e-3, weight_decay=0.1, lr_halflife=20000)
 
 
 def one_hot(ix, vocab_size):
@@ -109,19 +119,91 @@ def adagrad_update(params, grads, memory, learning_rate=0.1, clip=5.0, eps=1e-8)
 
 
 @dataclass
+class AdamState:
+    """Adam's running moments (one array per parameter) and its step count."""
+    m: RNNParams
+    v: RNNParams
+    step: int = 0
+
+    @classmethod
+    def like(cls, params):
+        return cls(params.zeros_like(), params.zeros_like())
+
+
+def adam_update(params, grads, state, learning_rate=3e-3, clip=5.0, weight_decay=0.0, lr_halflife=None,
+                betas=(0.9, 0.999), eps=1e-8):
+    """In place: clip each gradient entry to [-clip, clip] (as min-char-rnn), then one bias-corrected Adam step;
+    with ``weight_decay``, the weight matrices (not the biases) also shrink by learning_rate * weight_decay
+    (AdamW's decoupled decay). With ``lr_halflife``, the learning rate halves every that many updates.
+
+    Adagrad's steps only shrink (its memory only grows); Adam's follow a running average of the squared
+    gradient, so they stay useful for many more updates, and the decay keeps a small play from being
+    memorised (``make bench``'s learning curves).
+    """
+    state.step += 1
+    if lr_halflife:
+        learning_rate = learning_rate * 0.5 ** (state.step / lr_halflife)
+    b1, b2 = betas
+    step_size = learning_rate * np.sqrt(1 - b2 ** state.step) / (1 - b1 ** state.step)
+    for (name, param), (_, grad), (_, m), (_, v) in zip(params.items(), grads.items(), state.m.items(),
+                                                        state.v.items()):
+        np.clip(grad, -clip, clip, out=grad)
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * grad * grad
+        param -= step_size * m / (np.sqrt(v) + eps)
+        if weight_decay and name in ("Wxh", "Whh", "Why"):
+            param *= 1 - learning_rate * weight_decay
+
+
+OPTIMIZERS = {"adagrad": (adagrad_update, RNNParams.zeros_like), "adam": (adam_update, AdamState.like)}
+
+
+@dataclass
 class TrainResult:
     params: RNNParams
-    memory: RNNParams
+    memory: object        # the optimiser's state: Adagrad's memory (RNNParams) or an AdamState
     iterations: int
     seconds: float
     chars_seen: int
     smooth_loss: float
     history: dict = field(default_factory=dict)   # "iteration", "seconds", "smooth_loss": lists
     samples: list = field(default_factory=list)   # (iteration, text) from the callback
+    validation: "BestOnValidation | None" = None  # when train was given validation data: the early stopping
 
     @property
     def chars_per_second(self):
         return self.chars_seen / self.seconds if self.seconds else 0.0
+
+
+class BestOnValidation:
+    """Early stopping for a char-RNN: every ``every`` updates, score the model on held-back text and keep a copy
+    of the best parameters; ``patience`` checks without a better score mean it has converged.
+
+    data: int array of character indices the model does not train on (e.g. the last tenth of the play).
+    """
+
+    def __init__(self, data, every=500, patience=4):
+        self.data, self.every, self.patience = np.asarray(data), every, patience
+        self.best_ce, self.best_params, self.best_iteration = np.inf, None, 0
+        self.history = {"iteration": [], "ce": []}
+
+    def check(self, iteration, params):
+        """-> True when training should stop (no better score for ``patience`` checks)."""
+        if iteration % self.every:
+            return False
+        ce = cross_entropy(params.map(lambda a: a.astype(np.float64)), self.data)
+        self.history["iteration"].append(iteration)
+        self.history["ce"].append(ce)
+        if ce < self.best_ce:
+            self.best_ce, self.best_params, self.best_iteration = ce, params.map(np.copy), iteration
+        return self.patience is not None and iteration - self.best_iteration >= self.patience * self.every
+
+    @property
+    def converged(self):
+        return self.patience is not None and bool(self.history["iteration"]) and \
+            self.history["iteration"][-1] - self.best_iteration >= self.patience * self.every
 
 
 def stream_starts(n_data, batch_size, seq_length):
@@ -133,18 +215,65 @@ def stream_starts(n_data, batch_size, seq_length):
     return np.arange(batch_size) * segment, segment
 
 
+def updates(data, params, memory, seq_length=25, batch_size=1, learning_rate=0.1, clip=5.0, method="fast",
+            temperature=1.0, optimizer="adagrad", weight_decay=0.0, lr_halflife=None):
+    """Endless training: each ``next()`` takes one optimiser step and yields ``(loss, h)``.
+
+    data: int array of character indices, cut into ``batch_size`` streams (contiguous segments). Each step
+    takes the next seq_length characters of every stream; a stream's hidden state h (hidden_size, B) is
+    carried across chunks and reset to zero when it wraps to its start. ``optimizer``: "adagrad"
+    (min-char-rnn's; ``memory`` is its RNNParams of squared-gradient sums) or "adam" (``memory`` an
+    AdamState; ``weight_decay`` and ``lr_halflife`` are Adam's only). ``params`` and ``memory`` change in
+    place. ``train`` bounds this by iterations; the learning-curve benchmark drives it by the clock.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, not {optimizer!r}")
+    if (weight_decay or lr_halflife) and optimizer != "adam":
+        raise ValueError("weight_decay and lr_halflife are Adam's; min-char-rnn's Adagrad has neither: "
+                         "use optimizer='adam'")
+    data = np.asarray(data)
+    starts, segment = stream_starts(len(data), batch_size, seq_length)   # checked now, not at the first step
+    offsets = starts[None, :] + np.arange(seq_length)[:, None]           # (T, B)
+    step = OPTIMIZERS[optimizer][0]
+    if optimizer == "adam":
+        step = functools.partial(step, weight_decay=weight_decay, lr_halflife=lr_halflife)
+    return _steps(data, params, memory, offsets, segment, learning_rate, clip, method, temperature, step)
+
+
+def _steps(data, params, memory, offsets, segment, learning_rate, clip, method, temperature, optimizer_step):
+    seq_length, batch_size = offsets.shape
+    h, p = None, 0
+    while True:
+        if h is None or p + seq_length + 1 >= segment:
+            h, p = np.zeros((params.hidden_size, batch_size), params.Whh.dtype), 0   # back to the start
+        inputs, targets = data[offsets + p], data[offsets + p + 1]
+        if method == "fast":
+            loss, grads, h = batch_loss_fun(params, inputs, targets, h, temperature)
+        else:
+            loss, grads, h = loss_fun(inputs[:, 0], targets[:, 0], h, params)
+        optimizer_step(params, grads, memory, learning_rate, clip)
+        p += seq_length
+        yield loss, h
+
+
 def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1,
           iterations=None, time_budget=None, params=None, memory=None, seed=0, dtype=np.float64,
-          method="fast", sample_every=None, callback=None, log_every=100, progress=True, temperature=1.0):
-    """Train a character RNN with Adagrad, min-char-rnn style, bounded by ``iterations`` and/or seconds.
+          method="fast", sample_every=None, callback=None, log_every=100, progress=True, temperature=1.0,
+          threads=1, optimizer="adagrad", weight_decay=0.0, lr_halflife=None, validation=None):
+    """Train a character RNN, min-char-rnn style (Adagrad by default), bounded by ``iterations`` (or seconds).
 
-    data: int array of character indices. Each iteration takes the next seq_length characters of each of
-    ``batch_size`` streams (contiguous segments of the data); a stream's hidden state is carried across
-    chunks and reset to zero when it wraps to its start. The smoothed loss starts at -log(1/V)*seq_length
-    and follows 0.999*s + 0.001*loss. ``method`` is "fast" (``batch_loss_fun``) or "reference"
-    (``loss_fun``, batch_size 1 only). Every ``sample_every`` iterations ``callback(iteration, params, h,
-    smooth_loss)`` runs (h: (hidden_size, batch_size)); a string it returns is kept in ``samples``.
-    ``temperature`` != 1 trains through softmax(logits / temperature) (fast method only).
+    See ``updates`` for how the data is streamed, ``optimizer`` ("adagrad" or "adam"), ``weight_decay`` and
+    ``lr_halflife``.
+    The smoothed loss starts at -log(1/V)*seq_length and follows 0.999*s + 0.001*loss. ``method`` is "fast"
+    (``batch_loss_fun``) or "reference" (``loss_fun``, batch_size 1 only). Every ``sample_every`` iterations
+    ``callback(iteration, params, h, smooth_loss)`` runs (h: (hidden_size, batch_size)); a string it returns is
+    kept in ``samples``. ``temperature`` != 1 trains through softmax(logits / temperature) (fast method only).
+    ``threads``: BLAS threads while training (None: the library's default). One is the default because the
+    products here are small: a second thread gains 10-55 % on a quiet machine and loses 2-20x on a busy one
+    (``make bench`` measures both).
+    ``time_budget`` (seconds) is for benchmarks only: notebooks bound training by iterations.
+    ``validation``: a ``BestOnValidation``; training then stops early when it says so, and ``params`` of the
+    result are the best ones it kept (the last ones are not returned).
     """
     if iterations is None and time_budget is None:
         raise ValueError("give iterations= or time_budget= (seconds): training never runs unbounded")
@@ -152,49 +281,45 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
         raise ValueError(f"method must be 'fast' or 'reference', not {method!r}")
     if method == "reference" and (batch_size != 1 or temperature != 1.0):
         raise ValueError("the reference loss handles one stream at temperature 1: use method='fast'")
-    data = np.asarray(data)
     rng = np.random.default_rng(seed)
     if params is None:
         params = RNNParams.init(vocab_size, hidden_size, vocab_size, rng, dtype=dtype)
     if params.input_size != vocab_size or params.output_size != vocab_size:
         raise ValueError(f"params are for {params.input_size} characters, the data has {vocab_size}: "
                          "start from fresh params or load the vocabulary they were trained on")
-    memory = params.zeros_like() if memory is None else memory
-    starts, segment = stream_starts(len(data), batch_size, seq_length)
-    H = params.hidden_size
+    memory = OPTIMIZERS.get(optimizer, (None, RNNParams.zeros_like))[1](params) if memory is None else memory
+    steps = updates(data, params, memory, seq_length, batch_size, learning_rate, clip, method, temperature, optimizer,
+                    weight_decay, lr_halflife)
     smooth = -np.log(1.0 / vocab_size) * seq_length
     history = {"iteration": [], "seconds": [], "smooth_loss": []}
     samples = []
-    p, h, n = 0, None, 0
-    total = iterations if iterations is not None else None
-    bar = tqdm(total=total, disable=not progress, desc="training", unit="it", mininterval=1.0)
+    n = 0
+    bar = tqdm(total=iterations, disable=not progress, desc="training", unit="it", mininterval=1.0)
     start = time.perf_counter()
-    while (iterations is None or n < iterations) and (time_budget is None or time.perf_counter() - start < time_budget):
-        if h is None or p + seq_length + 1 >= segment:
-            h, p = np.zeros((H, batch_size), params.Whh.dtype), 0   # reset at the start of the data
-        idx = starts[None, :] + p + np.arange(seq_length)[:, None]   # (T, B)
-        inputs, targets = data[idx], data[idx + 1]
-        if method == "fast":
-            loss, grads, h = batch_loss_fun(params, inputs, targets, h, temperature)
-        else:
-            loss, grads, h = loss_fun(inputs[:, 0], targets[:, 0], h, params)
-        smooth = smooth * 0.999 + loss * 0.001
-        adagrad_update(params, grads, memory, learning_rate, clip)
-        p += seq_length
-        n += 1
-        if n % log_every == 0 or n == 1:
-            history["iteration"].append(n)
-            history["seconds"].append(time.perf_counter() - start)
-            history["smooth_loss"].append(float(smooth))
-            bar.set_postfix(smooth_loss=f"{smooth:.2f}", refresh=False)
-        if callback is not None and sample_every and (n % sample_every == 0 or n == 1):
-            out = callback(n, params, h, smooth)
-            if isinstance(out, str):
-                samples.append((n, out))
-        bar.update()
+    with threadpool_limits(threads):
+        while (iterations is None or n < iterations) and \
+                (time_budget is None or time.perf_counter() - start < time_budget):
+            loss, h = next(steps)
+            smooth = smooth * 0.999 + loss * 0.001
+            n += 1
+            if n % log_every == 0 or n == 1:
+                history["iteration"].append(n)
+                history["seconds"].append(time.perf_counter() - start)
+                history["smooth_loss"].append(float(smooth))
+                bar.set_postfix(smooth_loss=f"{smooth:.2f}", refresh=False)
+            if callback is not None and sample_every and (n % sample_every == 0 or n == 1):
+                out = callback(n, params, h, smooth)
+                if isinstance(out, str):
+                    samples.append((n, out))
+            bar.update()
+            if validation is not None and validation.check(n, params):
+                break
     bar.close()
     seconds = time.perf_counter() - start
-    return TrainResult(params, memory, n, seconds, n * seq_length * batch_size, float(smooth), history, samples)
+    if validation is not None and validation.best_params is not None:
+        params = validation.best_params
+    return TrainResult(params, memory, n, seconds, n * seq_length * batch_size, float(smooth), history, samples,
+                       validation)
 
 
 def hidden_states(params, data, h=None):
@@ -233,3 +358,19 @@ def unigram_cross_entropy(train_data, test_data, vocab_size):
     counts = np.bincount(train_data, minlength=vocab_size) + 1.0
     log_p = np.log(counts / counts.sum())
     return float(-log_p[np.asarray(test_data)].mean())
+
+
+LEARNING_CSV = Path(__file__).resolve().parent.parent / "benchmarks" / "charlm_learning.csv"
+
+
+def read_learning_curves(path=LEARNING_CSV):
+    """The learning curves measured by benchmarks/charlm_learning.py -> list of dicts with typed values:
+    condition ("quiet"/"loaded"), seconds, min_char_rnn_updates, min_char_rnn_ce, labutils_updates, labutils_ce,
+    margin (min-char-rnn's cross-entropy minus labutils'), commit, machine."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} is missing: it is the committed output of `python "
+                                "benchmarks/charlm_learning.py` (build/bench/charlm_learning.csv, about 13 minutes)")
+    types = {"seconds": float, "min_char_rnn_updates": int, "labutils_updates": int, "min_char_rnn_ce": float,
+             "labutils_ce": float, "margin": float}
+    with open(path, newline="") as f:
+        return [{k: types.get(k, str)(v) for k, v in row.items()} for row in csv.DictReader(f)]

@@ -1,4 +1,4 @@
-"""Char-RNN snapshots: parameters, Adagrad memory, vocabulary and training facts in one ``.npz``.
+"""Char-RNN snapshots: parameters, optimiser memory, vocabulary and training facts in one ``.npz``.
 
 * ``save_snapshot`` writes atomically with plain arrays (no pickles inside).
 * ``load_snapshot`` reads ``.npz`` with ``allow_pickle=False``, or the 2019 course's legacy pickle
@@ -56,7 +56,13 @@ class Snapshot:
 
 
 def save_snapshot(path, params, memory, vocab, **meta):
-    """Write a snapshot atomically. meta values must be numbers or strings."""
+    """Write a snapshot atomically. meta values must be numbers or strings.
+
+    memory: the optimiser's per-parameter state, Adagrad's memory (RNNParams) or an ``charlm.AdamState``, whose
+    second moment is stored in its place (and ``optimizer = "adam"`` in meta).
+    """
+    if hasattr(memory, "v"):
+        memory, meta = memory.v, {**meta, "optimizer": "adam"}
     arrays = {name: value for name, value in params.items()}
     arrays.update({f"m{name}": value for name, value in memory.items()})
     arrays["chars"] = np.array(vocab.chars)

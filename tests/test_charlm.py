@@ -102,3 +102,74 @@ def test_cross_entropy_matches_direct_computation(rng):
 def test_unigram_baseline():
     train_data = np.array([0, 0, 0, 1])
     assert charlm.unigram_cross_entropy(train_data, np.array([0]), 2) == pytest.approx(-np.log(4 / 6))
+
+
+def test_updates_step_in_place_and_match_train(rng):
+    data = rng.integers(0, 5, 600)
+    p = RNNParams.init(5, 6, 5, np.random.default_rng(0))
+    before = p.Whh.copy()
+    steps = charlm.updates(data, p, p.zeros_like(), batch_size=3, learning_rate=0.2)
+    losses = [next(steps)[0] for _ in range(12)]
+    assert not np.array_equal(before, p.Whh) and all(np.isfinite(losses))
+    trained = charlm.train(data, 5, hidden_size=6, batch_size=3, learning_rate=0.2, iterations=12, progress=False)
+    np.testing.assert_array_equal(trained.params.Whh, p.Whh)    # train is these steps, bounded
+
+
+def test_updates_check_streams_before_the_first_step(rng):
+    p = RNNParams.init(4, 3, 4, rng)
+    with pytest.raises(ValueError, match="too few"):
+        charlm.updates(rng.integers(0, 4, 100), p, p.zeros_like(), batch_size=8)
+
+
+def test_adam_first_step_is_learning_rate_times_sign_and_clips(rng):
+    p = small(rng)
+    grads = p.map(lambda a: rng.standard_normal(a.shape) * 10)
+    signs = grads.map(np.sign)
+    before = p.map(np.copy)
+    state = charlm.AdamState.like(p)
+    charlm.adam_update(p, grads, state, learning_rate=0.01, clip=5.0)
+    for (name, a), (_, b), (_, s) in zip(before.items(), p.items(), signs.items()):
+        np.testing.assert_allclose(a - b, 0.01 * s, rtol=1e-5, err_msg=name)   # bias-corrected: m/sqrt(v) = sign
+    assert state.step == 1 and np.max(np.abs(state.m.Whh)) <= 0.1 * 5.0 + 1e-12   # moments of clipped gradients
+
+
+def test_adam_training_learns_and_unknown_optimizer_is_refused(rng):
+    data = np.array(["abcd".index(c) for c in "abcabcabd" * 60])
+    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=300, optimizer="adam",
+                          learning_rate=0.01, progress=False)
+    assert isinstance(result.memory, charlm.AdamState) and result.memory.step == 300
+    assert charlm.cross_entropy(result.params, data[:200]) < np.log(4) * 0.6
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        charlm.train(data, 4, iterations=1, optimizer="sgd")
+
+
+def test_early_stopping_keeps_the_best_parameters(rng):
+    data = np.array(["abcd".index(c) for c in "abcabcabd" * 80])
+    val = charlm.BestOnValidation(data[:60], every=20, patience=3)
+    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=5000, optimizer="adam",
+                          learning_rate=0.02, validation=val, progress=False)
+    assert val.converged and result.iterations == val.best_iteration + 3 * 20 < 5000
+    assert charlm.cross_entropy(result.params, data[:60]) == pytest.approx(val.best_ce)
+    assert val.best_ce == min(val.history["ce"])
+
+
+def test_adam_weight_decay_shrinks_weights_not_biases(rng):
+    p = small(rng)
+    before = p.map(np.copy)
+    charlm.adam_update(p, p.zeros_like(), charlm.AdamState.like(p), learning_rate=0.01, weight_decay=2.0)
+    np.testing.assert_allclose(p.Whh, before.Whh * (1 - 0.02))
+    np.testing.assert_array_equal(p.bh, before.bh)
+    with pytest.raises(ValueError, match="weight_decay and lr_halflife are Adam's"):
+        charlm.updates(rng.integers(0, 6, 300), p, p.zeros_like(), weight_decay=0.1)
+
+
+def test_adam_learning_rate_halves_every_halflife(rng):
+    p = small(rng)
+    state = charlm.AdamState.like(p)
+    state.step = 9                      # the next step is the 10th: 0.5 ** (10 / 10) of the learning rate
+    before = p.Whh.copy()
+    grads = p.map(lambda a: np.full(a.shape, 2.0))
+    state.m, state.v = grads.map(np.copy), grads.map(lambda a: a * a)     # steady moments: m / sqrt(v) = 1
+    charlm.adam_update(p, grads, state, learning_rate=0.01, lr_halflife=10, betas=(0.9, 0.999))
+    step = 0.005 * np.sqrt(1 - 0.999 ** 10) / (1 - 0.9 ** 10)
+    np.testing.assert_allclose(before - p.Whh, step, rtol=1e-6)

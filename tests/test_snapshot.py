@@ -24,6 +24,15 @@ def test_roundtrip(tmp_path, rng):
     assert [p.name for p in tmp_path.iterdir()] == ["s.npz"], "temporary files left behind"
 
 
+def test_adam_state_is_saved_as_its_second_moment(tmp_path, rng):
+    from labutils.charlm import AdamState
+    params, memory, vocab = make(rng)
+    path = save_snapshot(tmp_path / "s.npz", params, AdamState(params.zeros_like(), memory, step=3), vocab)
+    snap = load_snapshot(path)
+    assert snap.meta == {"optimizer": "adam"}
+    np.testing.assert_array_equal(snap.memory.Whh, memory.Whh)
+
+
 def test_vocabulary_mismatch_names_the_problem(tmp_path, rng):
     path = save_snapshot(tmp_path / "s.npz", *make(rng))
     load_snapshot(path, corpus="abc: \n")
