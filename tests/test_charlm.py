@@ -173,3 +173,9 @@ def test_adam_learning_rate_halves_every_halflife(rng):
     charlm.adam_update(p, grads, state, learning_rate=0.01, lr_halflife=10, betas=(0.9, 0.999))
     step = 0.005 * np.sqrt(1 - 0.999 ** 10) / (1 - 0.9 ** 10)
     np.testing.assert_allclose(before - p.Whh, step, rtol=1e-6)
+
+
+def test_keep_freed_memory_is_safe_to_call_twice():
+    import platform
+    first, second = charlm.keep_freed_memory(), charlm.keep_freed_memory()
+    assert first == second and (first or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc")
