@@ -4,7 +4,8 @@
 
 The phases are batch_loss_fun's own statements in the same order on the same shapes (float32, T=25), timed
 with perf_counter over many repetitions; their sum is compared with one whole call, and each phase with its
-matrix-multiply FLOPs at this machine's measured GEMM speed.
+matrix-multiply FLOPs at this machine's measured GEMM speed. --default-malloc shows what glibc's page faults
+cost (training keeps freed memory: charlm.keep_freed_memory).
 """
 import argparse
 import time
@@ -12,7 +13,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from labutils.charlm import AdamState, adam_update, batch_loss_fun
+from labutils.charlm import AdamState, adam_update, batch_loss_fun, keep_freed_memory
 from labutils.rnn import RNNParams
 
 T, V = 25, 65
@@ -32,7 +33,11 @@ def main():
     parser.add_argument("--hidden", type=int, default=250)
     parser.add_argument("--streams", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (training calls charlm.keep_freed_memory())")
     args = parser.parse_args()
+    if not args.default_malloc:
+        keep_freed_memory()
     H, B = args.hidden, args.streams
     rng = np.random.default_rng(0)
     p = RNNParams.init(V, H, V, rng, scale=0.1, dtype=np.float32)
@@ -103,8 +108,9 @@ def main():
     flops = {"forward recurrence (T steps)": 2 * T * B * H * H, "output layer + softmax": 2 * T * B * H * V,
              "dL/dh from outputs": 2 * T * B * H * V, "backward recurrence (T steps)": 2 * T * B * H * H,
              "weight gradients": 2 * T * B * H * (V + H + V)}
-    print(f"H={H}, B={B}, T={T}, {args.threads} BLAS thread(s); one batch_loss_fun call: {whole * 1e3:.2f} ms "
-          f"({T * B / whole:,.0f} chars/s); GEMM at {rate / 1e9:.1f} GFLOP/s")
+    malloc = "glibc's default malloc" if args.default_malloc else "freed memory kept"
+    print(f"H={H}, B={B}, T={T}, {args.threads} BLAS thread(s), {malloc}; one batch_loss_fun call: "
+          f"{whole * 1e3:.2f} ms ({T * B / whole:,.0f} chars/s); GEMM at {rate / 1e9:.1f} GFLOP/s")
     for name, sec in parts.items():
         bound = flops.get(name, 0) / rate
         print(f"  {name:32s} {sec * 1e3:7.2f} ms  {sec / whole:5.0%}   matrix-multiply share "
