@@ -66,7 +66,7 @@ def run_min_char_rnn(data, V, heldout, checkpoints):
 
 def run_labutils(data, V, heldout, checkpoints, streams, optimizer, learning_rate, weight_decay, lr_halflife, threads):
     params = RNNParams.init(V, HIDDEN, V, np.random.default_rng(0), dtype=np.float32)
-    state = charlm.OPTIMIZERS[optimizer][1](params)
+    state = charlm.optimizer_named(optimizer)[1](params)
     steps = charlm.updates(data, params, state, batch_size=streams, optimizer=optimizer, learning_rate=learning_rate,
                            weight_decay=weight_decay, lr_halflife=lr_halflife)
     with threadpool_limits(threads):

@@ -161,6 +161,13 @@ def adam_update(params, grads, state, learning_rate=3e-3, clip=5.0, weight_decay
 OPTIMIZERS = {"adagrad": (adagrad_update, RNNParams.zeros_like), "adam": (adam_update, AdamState.like)}
 
 
+def optimizer_named(name):
+    """-> (update function, state factory) of "adagrad" or "adam"; a clear error for anything else."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, not {name!r}")
+    return OPTIMIZERS[name]
+
+
 @dataclass
 class TrainResult:
     params: RNNParams
@@ -199,7 +206,7 @@ class BestOnValidation:
         self.history["ce"].append(ce)
         if ce < self.best_ce:
             self.best_ce, self.best_params, self.best_iteration = ce, params.map(np.copy), iteration
-        return self.patience is not None and iteration - self.best_iteration >= self.patience * self.every
+        return self.converged
 
     @property
     def converged(self):
@@ -243,8 +250,7 @@ def updates(data, params, memory, seq_length=25, batch_size=1, learning_rate=0.1
     AdamState; ``weight_decay`` and ``lr_halflife`` are Adam's only). ``params`` and ``memory`` change in
     place. ``train`` bounds this by iterations; the learning-curve benchmark drives it by the clock.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, not {optimizer!r}")
+    update, _ = optimizer_named(optimizer)
     if (weight_decay or lr_halflife) and optimizer != "adam":
         raise ValueError("weight_decay and lr_halflife are Adam's; min-char-rnn's Adagrad has neither: "
                          "use optimizer='adam'")
@@ -252,13 +258,12 @@ def updates(data, params, memory, seq_length=25, batch_size=1, learning_rate=0.1
     starts, segment = stream_starts(len(data), batch_size, seq_length)   # checked now, not at the first step
     keep_freed_memory()
     offsets = starts[None, :] + np.arange(seq_length)[:, None]           # (T, B)
-    step = OPTIMIZERS[optimizer][0]
-    if optimizer == "adam":
-        step = functools.partial(step, weight_decay=weight_decay, lr_halflife=lr_halflife)
-    return _steps(data, params, memory, offsets, segment, learning_rate, clip, method, temperature, step)
+    adam_only = dict(weight_decay=weight_decay, lr_halflife=lr_halflife) if optimizer == "adam" else {}
+    step = functools.partial(update, learning_rate=learning_rate, clip=clip, **adam_only)
+    return _steps(data, params, memory, offsets, segment, method, temperature, step)
 
 
-def _steps(data, params, memory, offsets, segment, learning_rate, clip, method, temperature, optimizer_step):
+def _steps(data, params, memory, offsets, segment, method, temperature, optimizer_step):
     seq_length, batch_size = offsets.shape
     h, p = None, 0
     while True:
@@ -269,7 +274,7 @@ def _steps(data, params, memory, offsets, segment, learning_rate, clip, method, 
             loss, grads, h = batch_loss_fun(params, inputs, targets, h, temperature)
         else:
             loss, grads, h = loss_fun(inputs[:, 0], targets[:, 0], h, params)
-        optimizer_step(params, grads, memory, learning_rate, clip)
+        optimizer_step(params, grads, memory)
         p += seq_length
         yield loss, h
 
@@ -305,7 +310,7 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
     if params.input_size != vocab_size or params.output_size != vocab_size:
         raise ValueError(f"params are for {params.input_size} characters, the data has {vocab_size}: "
                          "start from fresh params or load the vocabulary they were trained on")
-    memory = OPTIMIZERS.get(optimizer, (None, RNNParams.zeros_like))[1](params) if memory is None else memory
+    memory = optimizer_named(optimizer)[1](params) if memory is None else memory
     steps = updates(data, params, memory, seq_length, batch_size, learning_rate, clip, method, temperature, optimizer,
                     weight_decay, lr_halflife)
     smooth = -np.log(1.0 / vocab_size) * seq_length
