@@ -7,7 +7,8 @@ Notebook 05's pipeline exactly (labutils.nn.sentiment.imdb_data with the FULL bu
 the same reviews, tokens, vocabulary, GloVe 50d vectors, learning rates and early stopping, tested on all
 25,000 test reviews. Each row is written as soon as it is done and the file is rewritten atomically, so an
 interrupted grid resumes where it stopped: rows already in --out are kept, not retrained. The measured file is
-committed as benchmarks/imdb_grid.csv (notebook 05 shows it): resume it with --out benchmarks/imdb_grid.csv.
+committed as labutils/assets/measured/imdb_grid.csv (notebook 05 shows it; it ships with the package): resume it
+with --out labutils/assets/measured/imdb_grid.csv.
 """
 import argparse
 import csv

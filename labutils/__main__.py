@@ -3,13 +3,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from labutils.config import PROJECT_ROOT
+from labutils.config import build_dir, notebooks_dir
 
 
 def _notebooks(given):
     if given:
         return [Path(p) for p in given]
-    return sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def main(argv=None):
@@ -19,17 +19,18 @@ def main(argv=None):
     run = sub.add_parser("run", help="execute notebooks headless into build/ with HTML, summary.md, results.json")
     run.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb, in order")
     run.add_argument("--mode", choices=("full", "quick"), default="full")
-    run.add_argument("--out", default=str(PROJECT_ROOT / "build"))
-    run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    run.add_argument("--out", help="default: build/ (of the checkout, else of the working directory)")
+    run.add_argument("--timeout", type=int, default=None,
+                     help="seconds a cell may run (default: no limit; training is bounded by steps, not seconds)")
 
     rel = sub.add_parser("release", help="write student versions (solutions and hidden tests removed)")
     rel.add_argument("notebooks", nargs="*")
-    rel.add_argument("--out", default=str(PROJECT_ROOT / "build" / "student"))
+    rel.add_argument("--out", help="default: build/student")
 
     grd = sub.add_parser("grade", help="grade submissions: files, or folders of student_id/NN_name.ipynb")
     grd.add_argument("submissions", nargs="+")
-    grd.add_argument("--source", default=str(PROJECT_ROOT / "notebooks"), help="the solution notebooks")
-    grd.add_argument("--out", default=str(PROJECT_ROOT / "build" / "grading"))
+    grd.add_argument("--source", help="the solution notebooks (default: the course's notebooks/)")
+    grd.add_argument("--out", help="default: build/grading")
     grd.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grd.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     grd.add_argument("--mode", choices=("full", "quick"), default="quick")
@@ -44,7 +45,8 @@ def main(argv=None):
                       help="student (default): the releases, safe to publish; solutions: for self-study")
     site.add_argument("--mode", choices=("full", "quick"), default="full")
     site.add_argument("--out", help="default: build/site (student) or build/site-solutions")
-    site.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    site.add_argument("--timeout", type=int, default=None,
+                     help="seconds a cell may run (default: no limit; training is bounded by steps, not seconds)")
 
     bdg = sub.add_parser("badges", help="point every notebook's Colab badge and setup cell at a repository")
     bdg.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting, labutils/config.py REPO)")
@@ -63,7 +65,7 @@ def main(argv=None):
         return 0
     if args.command == "site":
         from labutils.site import SiteError, build_site
-        out = args.out or PROJECT_ROOT / "build" / ("site" if args.edition == "student" else "site-solutions")
+        out = args.out or build_dir() / ("site" if args.edition == "student" else "site-solutions")
         try:
             built = build_site(_notebooks(args.notebooks), out, args.edition, args.mode, args.timeout)
         except SiteError as err:
@@ -73,15 +75,15 @@ def main(argv=None):
         return 0
     if args.command == "release":
         from labutils.grading.release import release
-        for path in release(_notebooks(args.notebooks), args.out):
+        for path in release(_notebooks(args.notebooks), args.out or build_dir() / "student"):
             print(f"wrote {path}")
         return 0
     if args.command == "grade":
         from labutils.grading.grade import grade
         from labutils.grading.sandbox import SandboxUnavailable
         try:
-            rows = grade(args.submissions, args.source, args.out, args.jobs, args.timeout, args.mode,
-                         sandbox=not args.no_sandbox, scheduler=args.scheduler)
+            rows = grade(args.submissions, args.source or notebooks_dir(), args.out or build_dir() / "grading",
+                         args.jobs, args.timeout, args.mode, sandbox=not args.no_sandbox, scheduler=args.scheduler)
         except SandboxUnavailable as err:
             print(f"grade: refusing to run student code without a sandbox: {err}", file=sys.stderr)
             return 2
@@ -96,8 +98,9 @@ def main(argv=None):
         return 0
     if args.command == "run":
         from labutils.runner import run_notebooks
-        report = run_notebooks(_notebooks(args.notebooks), args.out, args.mode, args.timeout)
-        print(f"\nsummary: {Path(args.out) / 'summary.md'}")
+        out = Path(args.out) if args.out else build_dir()
+        report = run_notebooks(_notebooks(args.notebooks), out, args.mode, args.timeout)
+        print(f"\nsummary: {out / 'summary.md'}")
         return 0 if all(r["status"] == "ok" for r in report.values()) else 1
     return 2
 

@@ -7,12 +7,10 @@ Two ways to compute one chunk's loss and gradients:
 With B = 1 both give the same loss and gradients (to rounding). Training, Adagrad with element-wise
 clipping, and held-out evaluation are here too. Layout as in ``labutils.rnn`` (columns are examples).
 """
-import csv
 import ctypes
 import functools
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -383,17 +381,11 @@ def unigram_cross_entropy(train_data, test_data, vocab_size):
     return float(-log_p[np.asarray(test_data)].mean())
 
 
-LEARNING_CSV = Path(__file__).resolve().parent.parent / "benchmarks" / "charlm_learning.csv"
-
-
-def read_learning_curves(path=LEARNING_CSV):
+def read_learning_curves():
     """The learning curves measured by benchmarks/charlm_learning.py -> list of dicts with typed values:
     condition ("quiet"/"loaded"), seconds, min_char_rnn_updates, min_char_rnn_ce, labutils_updates, labutils_ce,
     margin (min-char-rnn's cross-entropy minus labutils'), commit, machine."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path} is missing: it is the committed output of `python "
-                                "benchmarks/charlm_learning.py` (build/bench/charlm_learning.csv, about 13 minutes)")
+    from labutils.results import read_measured
     types = {"seconds": float, "min_char_rnn_updates": int, "labutils_updates": int, "min_char_rnn_ce": float,
              "labutils_ce": float, "margin": float}
-    with open(path, newline="") as f:
-        return [{k: types.get(k, str)(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return read_measured("charlm_learning.csv", types, "python benchmarks/charlm_learning.py (about 13 minutes)")

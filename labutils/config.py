@@ -34,14 +34,34 @@ def from_mode(value, mode, full, quick):
         return value
     return full if mode == "full" else quick
 
-# The package lives in <root>/labutils when installed with `pip install -e .`.
+# The files the package ships (the plays, the pretrained snapshot, committed measurements): package data, so a
+# wheel install finds them as an editable one does.
+ASSETS = Path(__file__).resolve().parent / "assets"
+# In a checkout (an editable install) the package lives in <root>/labutils beside pyproject.toml; installed from
+# a wheel it lives in site-packages, and caches and build output go elsewhere (below).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "notebooks").is_dir()
+
+
+def asset(*parts):
+    """Path of a file the package ships, e.g. ``asset("char-rnn-snapshot.npz")``."""
+    path = ASSETS.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing from the installed package: reinstall it "
+                                "(pip install --force-reinstall rnn-lab, or `make run` in a checkout)")
+    return path
 
 
 def cache_dir():
-    """Where loaders keep what they build or download: ``RNNLAB_CACHE``, else ``<project>/data/cache``."""
-    path = Path(os.environ.get("RNNLAB_CACHE", DATA_DIR / "cache"))
+    """Where loaders keep what they build or download: ``RNNLAB_CACHE``, else ``<checkout>/data/cache`` in a
+    checkout, else the user's cache folder (``~/.cache/rnnlab`` on Linux)."""
+    if "RNNLAB_CACHE" in os.environ:
+        path = Path(os.environ["RNNLAB_CACHE"])
+    elif IN_CHECKOUT:
+        path = PROJECT_ROOT / "data" / "cache"
+    else:
+        import pooch  # its os_cache knows each platform's user cache folder
+        path = Path(pooch.os_cache("rnnlab"))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -53,9 +73,16 @@ def mirror_dir():
 
 
 def build_dir():
-    path = Path(os.environ.get("RNNLAB_BUILD", PROJECT_ROOT / "build"))
+    """``RNNLAB_BUILD``, else ``<checkout>/build``, else ``build/`` in the working directory."""
+    default = PROJECT_ROOT / "build" if IN_CHECKOUT else Path.cwd() / "build"
+    path = Path(os.environ.get("RNNLAB_BUILD", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def notebooks_dir():
+    """The course notebooks: ``<checkout>/notebooks``, else ``notebooks/`` in the working directory."""
+    return PROJECT_ROOT / "notebooks" if IN_CHECKOUT else Path.cwd() / "notebooks"
 
 
 def set_seed(seed=0):

