@@ -35,14 +35,27 @@ def course(tmp_path, name, notebooks):
     return root
 
 
-def test_generate_assignment_accepts_all_nine_solution_notebooks(tmp_path):
+def test_generate_assignment_accepts_all_nine_and_matches_our_release_cell_by_cell(tmp_path):
+    """One release format: nbgrader's generate_assignment and `labutils release` give the same cells (same
+    sources, hints kept by both), so a course can switch between them."""
+    import nbformat
+
+    from labutils.grading.release import release_notebook
     root = course(tmp_path, "all", NOTEBOOKS)
     nbgrader(root, "generate_assignment", "all")
     released = sorted(p.name for p in (root / "release" / "all").glob("*.ipynb"))
     assert released == [p.name for p in NOTEBOOKS]
-    for path in (root / "release" / "all").glob("*.ipynb"):
-        text = path.read_text()
+    for path in NOTEBOOKS:
+        theirs = nbformat.read(root / "release" / "all" / path.name, as_version=4)
+        text = nbformat.writes(theirs)
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, path.name
+        ours = release_notebook(nbformat.read(path, as_version=4))
+        assert len(ours.cells) == len(theirs.cells), path.name
+        for k, (a, b) in enumerate(zip(ours.cells, theirs.cells)):
+            assert a.cell_type == b.cell_type, f"{path.name} cell {k}"
+            assert a.source.strip() == b.source.strip(), f"{path.name} cell {k}:\nours:\n{a.source}\nnbgrader:\n{b.source}"
+        hints = sum(c.source.count("# HINT:") for c in theirs.cells)
+        assert hints == sum(c.source.count("# HINT:") for c in nbformat.read(path, as_version=4).cells), path.name
 
 
 def test_autograde_gives_the_solution_full_marks_and_the_release_zero(tmp_path):

@@ -90,3 +90,19 @@ def test_results_do_not_depend_on_the_machines_speed_or_load():
         hog.wait()
     assert loaded == quiet, "the same seeded run gave other numbers when the machine was slower"
     assert quiet["row"]["epochs"] >= 1 and len(quiet["val_loss"]) == quiet["row"]["epochs"]
+
+
+def test_cuda_determinism_needs_no_setup_from_the_student():
+    import os
+    """On a CUDA runtime (Colab's GPU) deterministic kernels need CUBLAS_WORKSPACE_CONFIG before the first CUDA
+    matrix product; a fresh interpreter that imports the notebooks' modules has it set, before torch touches CUDA."""
+    import subprocess
+    import sys
+    code = ("import os; os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)\n"
+            "import labutils.nn.loop as loop, torch\n"
+            "assert os.environ['CUBLAS_WORKSPACE_CONFIG'] in (':4096:8', ':16:8')\n"
+            "assert not torch.cuda.is_initialized()\n"
+            "loop.deterministic(); print('ok')")
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

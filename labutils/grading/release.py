@@ -9,7 +9,6 @@ from labutils.atomic import write_text
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-_HINT = re.compile(r"^\s*# HINT:")
 
 
 def grade_meta(cell):
@@ -50,10 +49,10 @@ def _replace_blocks(source, begin, end, replacement):
 
 
 def strip_solution(source):
-    """Solution blocks -> the block's '# HINT:' lines (if any) and 'raise NotImplementedError()'."""
+    """Solution blocks -> '# YOUR CODE HERE' and 'raise NotImplementedError()', as nbgrader writes them.
+    Hints ('# HINT:' lines) stand above the block, so this release and nbgrader's both keep them."""
     def stub(indent, block):
-        hints = [line for line in block if _HINT.match(line)]
-        return hints + [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+        return [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
     return _replace_blocks(source, BEGIN_SOLUTION, END_SOLUTION, stub)
 
 
@@ -70,12 +69,11 @@ def solution_blocks(nb):
 
 
 def secret_lines(nb):
-    """Every line a student must not see: solution code (its '# HINT:' lines excepted: the release keeps
-    them), hidden tests and the instructors' answers."""
+    """Every line a student must not see: solution code, hidden tests and the instructors' answers."""
     lines = []
 
     def keep(indent, block):
-        lines.extend(line for line in block if not _HINT.match(line))
+        lines.extend(block)
         return []
     for cell in nb.cells:
         _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, keep)

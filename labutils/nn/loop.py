@@ -7,6 +7,7 @@ best weights are restored and ``History`` says why the run stopped and whether i
 """
 import copy
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -24,8 +25,12 @@ def deterministic(threads=2):
     """Deterministic kernels and a fixed intra-op thread count.
 
     With the thread count fixed, a run gives bitwise the same numbers on one machine whatever its load or
-    speed. (Another CPU or library build may pick other kernels and differ in the last digits.)
+    speed. (Another CPU or library build may pick other kernels and differ in the last digits.) On CUDA,
+    cuBLAS is deterministic only with ``CUBLAS_WORKSPACE_CONFIG`` set, which importing ``labutils.nn`` does.
     """
+    if torch.cuda.is_available() and not os.environ.get("CUBLAS_WORKSPACE_CONFIG"):
+        raise RuntimeError("CUBLAS_WORKSPACE_CONFIG is unset, so CUDA matrix products cannot be deterministic: "
+                           "set it to ':4096:8' before torch touches CUDA (importing labutils.nn does)")
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(threads)
 
