@@ -13,7 +13,7 @@ from labutils.config import PROJECT_ROOT
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/notebooks/([^)\s/]+\.ipynb)")
 _SETTING = re.compile(r'^REPO = "([^"]*)"', re.MULTILINE)
-SETUP_ID = "colab-setup"
+SETUP_TAG = "colab-setup"     # the setup cell's tag (tags survive nbstripout and jupytext; cell ids do not)
 
 
 def check_repo(repo):
@@ -43,12 +43,18 @@ def setup_source(repo):
         '    sys.path.insert(0, "/content/rnn-lab")')
 
 
+def is_setup_cell(cell):
+    """The Colab setup cell: tagged ``colab-setup``, or (tags lost) a code cell that starts with '# Setup.'."""
+    return cell["cell_type"] == "code" and (SETUP_TAG in cell.get("metadata", {}).get("tags", []) or
+                                            "".join(cell["source"]).startswith("# Setup."))
+
+
 def apply(nb, repo, notebook):
     """Point one notebook (nbformat JSON dict) at repo, in place -> the number of cells changed."""
     changed = 0
     for cell in nb["cells"]:
         text = "".join(cell["source"])
-        if cell.get("id") == SETUP_ID:
+        if is_setup_cell(cell):
             new = setup_source(repo)
         elif cell["cell_type"] == "markdown":
             new = _BADGE.sub(lambda m: badge_url(repo, Path(m.group(1)).stem), text)

@@ -14,7 +14,7 @@ def test_every_badge_and_setup_cell_agrees_with_the_setting():
     assert len(NOTEBOOKS) == 9
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
-        setup = [c for c in nb["cells"] if c.get("id") == badges.SETUP_ID]
+        setup = [c for c in nb["cells"] if badges.is_setup_cell(c)]
         assert len(setup) == 1 and "".join(setup[0]["source"]) == badges.setup_source(config.REPO), path.name
         assert badges.badge_url(config.REPO, path.stem) in "".join(nb["cells"][0]["source"]), path.name
         assert badges.apply(copy.deepcopy(nb), config.REPO, path.stem) == 0, f"{path.name} is out of date"
