@@ -10,7 +10,7 @@ PIP_OPTIONS ?=
 # when it answers (otherwise, e.g. offline with torch on disk, the install goes on without it).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: run test lint unit gradecheck nbval lab bench site student grade clean
+.PHONY: run test lint unit gradecheck nbval lab bench site student publish grade clean
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 # e.g. GRADE_OPTIONS="--scheduler tcp://host:8786" to grade on a Dask cluster
@@ -59,6 +59,10 @@ bench: $(STAMP)
 # MODE=full (default) or quick.
 site: $(STAMP)
 	$(PY) -m labutils site --edition $(or $(EDITION),student) --mode $(or $(MODE),full)
+
+# The student repository to publish: make publish REPO=owner/name [SITE=build/site]
+publish: $(STAMP)
+	$(PY) -m labutils publish --repo $(REPO) --out build/publish $(if $(SITE),--site $(SITE))
 
 student: $(STAMP)
 	$(PY) -m labutils release --out build/student

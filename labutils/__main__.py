@@ -48,6 +48,11 @@ def main(argv=None):
     site.add_argument("--timeout", type=int, default=None,
                      help="seconds a cell may run (default: no limit; training is bounded by steps, not seconds)")
 
+    pub = sub.add_parser("publish", help="write the student repository to publish (releases, labutils, README)")
+    pub.add_argument("--repo", required=True, help="OWNER/NAME of the public student repository on GitHub")
+    pub.add_argument("--out", help="default: build/publish")
+    pub.add_argument("--site", help="a built student site to include as site/ (make site; default: none)")
+
     bdg = sub.add_parser("badges", help="point every notebook's Colab badge and setup cell at a repository")
     bdg.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting, labutils/config.py REPO)")
 
@@ -62,6 +67,15 @@ def main(argv=None):
         for path in changed:
             print(f"rewrote {path}")
         print(f"{len(changed)} file(s) changed")
+        return 0
+    if args.command == "publish":
+        from labutils.publish import PublishError, publish
+        try:
+            out = publish(args.repo, args.out or build_dir() / "publish", _notebooks([]), site=args.site)
+        except (PublishError, ValueError) as err:
+            print(f"publish: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {out}: push it to github.com/{args.repo} (git init, add, commit, push)")
         return 0
     if args.command == "site":
         from labutils.site import SiteError, build_site

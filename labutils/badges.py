@@ -13,6 +13,7 @@ from labutils.config import PROJECT_ROOT
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/notebooks/([^)\s/]+\.ipynb)")
 _SETTING = re.compile(r'^REPO = "([^"]*)"', re.MULTILINE)
+COLAB_BADGE_URL = "https://colab.research.google.com/assets/colab-badge.svg"
 SETUP_TAG = "colab-setup"     # the setup cell's tag (tags survive nbstripout and jupytext; cell ids do not)
 
 
@@ -66,6 +67,11 @@ def apply(nb, repo, notebook):
     return changed
 
 
+def set_repo_setting(config_text, repo):
+    """The text of labutils/config.py with its REPO setting pointed at repo."""
+    return _SETTING.sub(f'REPO = "{check_repo(repo)}"', config_text)
+
+
 def rewrite(repo=None, root=PROJECT_ROOT):
     """Set config.REPO to repo (if given) and rewrite every notebook's badge and setup cell -> paths changed."""
     config = Path(root) / "labutils" / "config.py"
@@ -74,7 +80,7 @@ def rewrite(repo=None, root=PROJECT_ROOT):
         repo = _SETTING.search(text).group(1)
     check_repo(repo)
     changed = []
-    new = _SETTING.sub(f'REPO = "{repo}"', text)
+    new = set_repo_setting(text, repo)
     if new != text:
         _write(config, new)
         changed.append(config)

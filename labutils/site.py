@@ -18,11 +18,11 @@ from pathlib import Path
 import nbformat
 
 from labutils.atomic import write_text
-from labutils.config import PROJECT_ROOT, REPO
+from labutils.badges import COLAB_BADGE_URL
+from labutils.config import REPO
 from labutils.grading.release import release_notebook, secret_lines
 
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"   # the configs jupyter-server-mathjax ships
-COLAB_BADGE_URL = "https://colab.research.google.com/assets/colab-badge.svg"
 # The badge image is served from colab.research.google.com; the site carries its own, so it shows offline.
 COLAB_BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" role="img"
  aria-label="Open In Colab">
@@ -63,18 +63,20 @@ def course_secrets(nbs):
     return sorted(s for s in secrets if len(s) >= MIN_SECRET_CHARS and f" {s} " not in shown)
 
 
-def find_leaks(site_dir, secrets):
-    """-> [(file, secret)] for every secret found in a built file (pages, the search index, ...)."""
+def find_leaks(site_dir, secrets, skip=("mathjax",)):
+    """-> [(file, secret)] for every secret found in a built file (pages, the search index, ...), except in
+    folders named in skip."""
     leaks = []
     for path in sorted(Path(site_dir).rglob("*")):
-        if path.is_file() and path.suffix in (".html", ".json", ".js", ".ipynb", ".md", ".txt", ".xml") \
-                and "mathjax" not in path.parts:
+        if path.is_file() and path.suffix in (".html", ".json", ".js", ".ipynb", ".md", ".txt", ".xml", ".py",
+                                              ".toml", ".yml", ".cff") \
+                and not set(skip) & set(path.relative_to(site_dir).parts):
             text = f" {words(path.read_text(errors='replace'))} "
             leaks += [(path, line) for line in secrets if f" {line} " in text]
     return leaks
 
 
-def _front_page(readme):
+def _front_page(readme, repo):
     """README -> index.md: notebook links point at their pages, other repository links at GitHub."""
     def link(match):
         text, target = match.group(1), match.group(2)
@@ -82,7 +84,7 @@ def _front_page(readme):
             return match.group(0)
         if target.startswith("notebooks/") and target.endswith(".ipynb"):
             return f"[{text}]({target.removeprefix('notebooks/')})"
-        return f"[{text}](https://github.com/{REPO}/blob/main/{target})"
+        return f"[{text}](https://github.com/{repo}/blob/main/{target})"
     return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", link, readme.replace(COLAB_BADGE_URL, "colab-badge.svg"))
 
 
@@ -116,8 +118,10 @@ def _check_errors(nb, name, edition):
                 raise SiteError(f"{name}: cell {index} raised {out['ename']}: {out['evalue']}")
 
 
-def build_site(notebooks, out, edition="student", mode="full", timeout=None):
-    """Execute the edition's notebooks and build the site into ``out`` -> out. Raises SiteError."""
+def build_site(notebooks, out, edition="student", mode="full", timeout=None, repo=REPO):
+    """Execute the edition's notebooks and build the site into ``out`` -> out; its front page is the students'
+    README of the course published at github.com/<repo>. Raises SiteError."""
+    from labutils.publish import student_readme
     from labutils.runner import execute_notebook
     if edition not in ("student", "solutions"):
         raise ValueError(f"edition must be 'student' or 'solutions', not {edition!r}")
@@ -137,12 +141,14 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=None):
                 cell.source = cell.source.replace(COLAB_BADGE_URL, "colab-badge.svg")
         write_text(staged, nbformat.writes(page))
         print(f"executing {path.stem} ({edition} edition, {mode} mode) ...", flush=True)
-        _, _, _, wall, executed = execute_notebook(staged, staged, src / "results" / f"{path.stem}.json", mode,
-                                                   timeout, allow_errors=True, cwd=path.parent)
+        status, error, _, wall, executed = execute_notebook(staged, staged, src / "results" / f"{path.stem}.json",
+                                                            mode, timeout, allow_errors=True, cwd=path.parent)
+        if status != "ok":      # a timeout or a dead kernel: the page would be half run
+            raise SiteError(f"{path.stem} did not run to the end: cell {error['cell']}: {error['error']}")
         _check_errors(executed, path.stem, edition)
         print(f"    done in {wall:.1f} s", flush=True)
         pages.append(staged)
-    write_text(docs / "index.md", _front_page((PROJECT_ROOT / "README.md").read_text()))
+    write_text(docs / "index.md", _front_page(student_readme(repo, notebooks), repo))
     write_text(docs / "colab-badge.svg", COLAB_BADGE_SVG)
     import jupyter_server_mathjax
     shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", docs / "mathjax")

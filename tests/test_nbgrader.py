@@ -53,7 +53,8 @@ def test_generate_assignment_accepts_all_nine_and_matches_our_release_cell_by_ce
         assert len(ours.cells) == len(theirs.cells), path.name
         for k, (a, b) in enumerate(zip(ours.cells, theirs.cells)):
             assert a.cell_type == b.cell_type, f"{path.name} cell {k}"
-            assert a.source.strip() == b.source.strip(), f"{path.name} cell {k}:\nours:\n{a.source}\nnbgrader:\n{b.source}"
+            assert a.source.strip() == b.source.strip(), \
+                f"{path.name} cell {k}:\nours:\n{a.source}\nnbgrader:\n{b.source}"
         hints = sum(c.source.count("# HINT:") for c in theirs.cells)
         assert hints == sum(c.source.count("# HINT:") for c in nbformat.read(path, as_version=4).cells), path.name
 

@@ -68,3 +68,21 @@ def test_math_renders_offline_in_a_browser(student_site, tmp_path):
     shot = tmp_path / "01.png"
     subprocess.run(browser + [f"--screenshot={shot}", page], capture_output=True, timeout=300)
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot of the page is empty"
+
+
+def test_the_front_page_is_for_students(student_site):
+    index = (student_site / "index.html").read_text()
+    assert "How the exercises work" in index and "Run the cells" in index
+    assert "make test" not in index and "bubblewrap" not in index, "the developers' README is not the front page"
+
+
+def test_a_notebook_that_does_not_run_to_the_end_stops_the_build(tmp_path):
+    """A cell that hits the time limit leaves the cells after it empty: the build fails and names the cell."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 99 · Slow"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(30)"),
+                                         nbformat.v4.new_code_cell("print('after')")])
+    path = tmp_path / "99_slow.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(site.SiteError, match="99_slow did not run to the end: cell 1"):
+        site.build_site([path], tmp_path / "site", "solutions", "quick", timeout=3)
+    assert not (tmp_path / "site").exists()
