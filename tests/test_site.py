@@ -1,5 +1,7 @@
 """make site: the student edition of a notebook, built offline, holds none of the course's secrets, loads
 nothing from the network, and its math renders (headless Chromium, where installed)."""
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -86,3 +88,57 @@ def test_a_notebook_that_does_not_run_to_the_end_stops_the_build(tmp_path):
     with pytest.raises(site.SiteError, match="99_slow did not run to the end: cell 1"):
         site.build_site([path], tmp_path / "site", "solutions", "quick", timeout=3)
     assert not (tmp_path / "site").exists()
+
+
+BROWSER_TOOLS = ("axe-core@4.14.1", "puppeteer-core@24.43.1")   # npm packages; Chromium is Debian's
+HERE = PROJECT_ROOT / "tests" / "browser"
+
+
+def browser_script(script, *args):
+    """Run tests/browser/<script> with Node (axe-core, puppeteer-core), one JSON line per result."""
+    if not shutil.which("chromium") or not shutil.which("node"):
+        pytest.skip("Chromium (Debian package chromium) or Node.js is not installed")
+    modules = site.node_modules(*BROWSER_TOOLS)
+    if modules is None:
+        pytest.skip("npm could not install axe-core and puppeteer-core")
+    out = subprocess.run(["node", str(HERE / script), shutil.which("chromium"), *args], capture_output=True,
+                         text=True, timeout=600, env={**os.environ, "NODE_PATH": str(modules)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def test_axe_finds_no_serious_or_critical_violation(student_site):
+    pages = [student_site / "index.html", student_site / "01_bptt_derivation.html"]
+    results = browser_script("axe.mjs", *(p.as_uri() for p in pages))
+    assert len(results) == len(pages)
+    for result in results:
+        bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, f"{result['url']}: {bad}"
+
+
+def test_search_works_from_disk(student_site):
+    if not (student_site / "iframe-worker.js").exists():
+        pytest.skip("npm could not install iframe-worker, so the site searches only when served over HTTP")
+    [result] = browser_script("search.mjs", (student_site / "index.html").as_uri(), "gradient")
+    assert "matching" in result["status"] and any("Backpropagation" in r for r in result["results"]), result
+
+
+def test_every_figure_has_alt_text_and_no_page_shows_the_builders_paths(student_site):
+    page = (student_site / "01_bptt_derivation.html").read_text()
+    assert "No description has been provided" not in page
+    alts = re.findall(r'<img alt="(Figure: [^"]+)"', page)
+    assert len(alts) == 2 and "clipping" in alts[1], alts
+    for path in student_site.rglob("*.html"):
+        text = path.read_text()
+        assert str(PROJECT_ROOT) not in text and "/tmp/" not in text, f"{path.name} shows a build path"
+    assert "labutils/checkspec.py" not in page and "Traceback" not in page, "a check's failure is its message"
+    assert "NotImplementedError: " in page
+
+
+def test_each_page_offers_its_notebook_for_download(student_site):
+    page = (student_site / "01_bptt_derivation.html").read_text()
+    assert 'href="downloads/01_bptt_derivation.ipynb"' in page
+    nb = nbformat.read(student_site / "downloads" / "01_bptt_derivation.ipynb", as_version=4)
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "a clean notebook to run"
+    assert any("YOUR CODE HERE" in c.source for c in nb.cells) and \
+        not any("BEGIN SOLUTION" in c.source for c in nb.cells), "the student's release, exercises open"
