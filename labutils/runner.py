@@ -22,6 +22,22 @@ def find_error(nb):
     return None, None
 
 
+class _Client(NotebookClient):
+    """A NotebookClient that shows each cell's latest printed line on the progress bar: a long cell (a training
+    grid on a slow laptop) shows that it is alive and how far it has got."""
+
+    def __init__(self, *args, bar=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bar = bar
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self._bar is not None and msg["msg_type"] == "stream":
+            lines = [line for line in msg["content"].get("text", "").splitlines() if line.strip()]
+            if lines:
+                self._bar.set_postfix_str(f"cell {cell_index}: {lines[-1][:60]}", refresh=True)
+        return super().output(outs, msg, display_id, cell_index)
+
+
 def execute_notebook(path, executed_path, results_path, mode, timeout, allow_errors=False, cwd=None):
     """Run one notebook in a fresh kernel (working directory: ``cwd``, default the notebook's folder); write the
     executed copy. allow_errors: run every cell even after one raised. -> (status, error, results, wall_s, nb)."""
@@ -34,9 +50,9 @@ def execute_notebook(path, executed_path, results_path, mode, timeout, allow_err
     os.environ.update(env)   # the kernel inherits this process's environment
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
     bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(Path(cwd or path.parent).resolve())}},
-                            on_cell_executed=lambda **_: bar.update())
+    client = _Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                     resources={"metadata": {"path": str(Path(cwd or path.parent).resolve())}},
+                     on_cell_executed=lambda **_: bar.update(), bar=bar)
     start = time.perf_counter()
     status, error = "ok", None
     try:

@@ -40,3 +40,18 @@ def test_runner_reports_results_and_failures(tmp_path):
     assert "| 01_ok | ok |" in summary and "02_bad failed** at cell 1" in summary
     assert (tmp_path / "build" / "html" / "02_bad.html").exists()
     assert (tmp_path / "build" / "executed" / "01_ok.ipynb").exists()
+
+
+def test_no_cell_time_limit_unless_one_is_set(tmp_path, monkeypatch):
+    """Training is bounded by steps: a slow laptop takes longer, and make run waits for it; a limit is opt-in."""
+    import inspect
+
+    from labutils import __main__, runner
+    assert inspect.signature(run_notebooks).parameters["timeout"].default is None
+    slow = _nb(tmp_path / "01_slow.ipynb", "import time\nfor i in range(3):\n    print(f'step {i}')\n    time.sleep(1)")
+    assert run_notebooks([slow], tmp_path / "a", mode="quick")["01_slow"]["status"] == "ok"
+    limited = run_notebooks([slow], tmp_path / "b", mode="quick", timeout=1)["01_slow"]
+    assert limited["status"] == "failed" and limited["error"]["cell"] == 0
+    seen = []
+    monkeypatch.setattr(runner, "run_notebooks", lambda paths, out, mode, timeout: seen.append(timeout) or {})
+    assert __main__.main(["run", str(slow), "--out", str(tmp_path / "c")]) == 0 and seen == [None]
