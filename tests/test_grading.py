@@ -99,6 +99,15 @@ ATTACKS = {
     "kill_runner": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + FORWARD, "sandbox ended"),
     "kill_all": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n" + FORWARD, "sandbox ended"),
     "env_token": ("import os\nprint(sorted(os.environ.items()))\n" + WRONG_FORWARD, "failed"),
+    "proc_env": (textwrap.dedent("""
+        import os
+        for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):
+            for name in ('environ', 'cmdline', 'mountinfo'):
+                try:
+                    print(pid, name, open(f'/proc/{pid}/{name}', 'rb').read().replace(b'\\0', b' ').decode())
+                except OSError as err:
+                    print(pid, name, 'unreadable', err)
+        """) + WRONG_FORWARD, "failed"),
     "symlink_out": (textwrap.dedent(f"""
         import os
         os.rename('out', 'gone')
@@ -318,6 +327,20 @@ def test_the_grader_environment_does_not_leak(batch):
     html = (batch["out"] / "feedback" / "env_token" / f"{NB01}.html").read_text()
     assert "RNNLAB_MODE" in html                                   # the student's print did run
     assert "token-that-must-not-leak" not in html
+
+
+@needs_sandbox
+def test_nothing_of_the_grader_shows_in_proc(batch):
+    """/proc/1 inside the sandbox is bubblewrap: its environ and cmdline (and every visible process's, and the
+    mount table) hold neither the grader's environment nor its options."""
+    html = (batch["out"] / "feedback" / "proc_env" / f"{NB01}.html").read_text()
+    assert "1 environ" in html and "1 cmdline" in html and "mountinfo" in html   # the student's reads ran
+    assert "token-that-must-not-leak" not in html
+    assert "--setenv" not in html and "--ro-bind" not in html and "rnnlab-stage" not in html
+    for name in ("HOME", "PWD", "USER", "PYTEST_CURRENT_TEST"):         # the grader's values of these
+        if os.environ.get(name):
+            assert f"{name}={os.environ[name]} " not in html, name
+    assert "PWD=/sandbox " in html and "HOME=/sandbox " in html      # the kernel's own, which it may see
 
 
 @needs_sandbox

@@ -185,8 +185,10 @@ class Sandbox:
                 f"an AppArmor profile allowing bwrap): {probe.log.strip()[-300:]}. Fix that, grade in a VM, or pass "
                 "--no-sandbox to run submissions unprotected (only for trusted code).")
 
-    def _command(self, argv, job_dir, env, staged):
-        cmd = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+    def _options(self, job_dir, env, staged):
+        """bwrap's options. They reach bwrap through a pipe (``--args FD``), not its command line, so what the
+        sandbox sees of bwrap in /proc/1 (cmdline, environ) holds no host path or setting of the grader's."""
+        cmd = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
                "--clearenv", "--proc", "/proc", "--dev", "/dev",
                "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         for target, link in _symlinks():
@@ -198,7 +200,7 @@ class Sandbox:
         cmd += ["--size", str(self.limits.scratch_bytes), "--tmpfs", INSIDE, "--chdir", INSIDE]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
-        return cmd + ["--"] + list(argv)
+        return cmd
 
     def run(self, argv, job_dir, mode, wall_seconds=None, extra_env=None):
         """Run argv in a fresh sandbox with job_dir bound read-only at /job -> Outcome. Never raises for what
@@ -221,7 +223,12 @@ class Sandbox:
                     os.chmod(folder, 0o755)
                     for name in files:
                         os.chmod(os.path.join(folder, name), 0o644)
-            cmd = self._command(argv, job_dir, environment(mode, extra_env), staged)
+            options = b"".join(o.encode() + b"\0" for o in self._options(job_dir, environment(mode, extra_env), staged))
+            if len(options) > 60_000:                      # a pipe holds 64 KiB before the write would block
+                raise ValueError(f"bwrap's options take {len(options)} bytes: too many paths to bind")
+            read_end, write_end = os.pipe()
+            os.write(write_end, options)
+            os.close(write_end)
             nproc = limits.processes if uid is not None else _own_processes() + limits.processes
 
             def before_exec():
@@ -242,8 +249,12 @@ class Sandbox:
                     os.setgid(uid)
                     os.setuid(uid)
 
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    preexec_fn=before_exec, start_new_session=True, close_fds=True)
+            try:   # bwrap itself starts with an empty environment: /proc/1/environ shows nothing of the grader's
+                proc = subprocess.Popen([self.bwrap, "--args", str(read_end), "--", *argv], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, pass_fds=(read_end,),
+                                        preexec_fn=before_exec, start_new_session=True, close_fds=True)
+            finally:
+                os.close(read_end)
             return capture(proc, limits, wall)
 
 
