@@ -35,6 +35,8 @@ def main(argv=None):
     grd.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     grd.add_argument("--mode", choices=("full", "quick"), default="quick")
     grd.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")
+    grd.add_argument("--fresh", action="store_true",
+                     help="grade every submission again (default: reuse the journaled verdicts of unchanged ones)")
     grd.add_argument("--no-sandbox", action="store_true",
                      help="run submissions WITHOUT the bubblewrap sandbox, as your user (trusted code only); "
                           "the report and grades.csv say so")
@@ -97,7 +99,8 @@ def main(argv=None):
         from labutils.grading.sandbox import SandboxUnavailable
         try:
             rows = grade(args.submissions, args.source or notebooks_dir(), args.out or build_dir() / "grading",
-                         args.jobs, args.timeout, args.mode, sandbox=not args.no_sandbox, scheduler=args.scheduler)
+                         args.jobs, args.timeout, args.mode, sandbox=not args.no_sandbox, scheduler=args.scheduler,
+                         fresh=args.fresh)
         except SandboxUnavailable as err:
             print(f"grade: refusing to run student code without a sandbox: {err}", file=sys.stderr)
             return 2

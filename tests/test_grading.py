@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,9 @@ ATTACKS = {
     "kill_runner": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + FORWARD, "sandbox ended"),
     "kill_all": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n" + FORWARD, "sandbox ended"),
     "env_token": ("import os\nprint(sorted(os.environ.items()))\n" + WRONG_FORWARD, "failed"),
+    "phishing_link": ("from IPython.display import HTML, Markdown, display\n"
+                      "display(HTML('<a href=\"https://evil.example/login\">regrade here</a>'))\n"
+                      "display(Markdown('[your grade](https://evil.example/md)'))\n" + FORWARD, "passed"),
     "proc_env": (textwrap.dedent("""
         import os
         for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):
@@ -145,6 +149,17 @@ ATTACKS = {
         for i in range(100):
             if os.path.exists(f'filler{i}'):
                 os.remove(f'filler{i}')
+        """) + WRONG_FORWARD, "failed"),
+    "fill_shm": (textwrap.dedent("""
+        written = 0
+        try:
+            with open('/dev/shm/filler', 'wb') as f:
+                for _ in range(1024):
+                    f.write(b'x' * 2**20)
+                    f.flush()
+                    written += 2**20
+        except OSError as err:
+            print('shm stopped after', written >> 20, 'MiB:', type(err).__name__)
         """) + WRONG_FORWARD, "failed"),
     "flood_stdout": ("import os\nfor _ in range(200):\n    os.write(1, b'x' * 2**20)\n" + WRONG_FORWARD, "failed"),
     "write_inputs": ("import glob\nfor p in glob.glob('/job/cases/*.json'):\n    open(p, 'w').write('[]')\n"
@@ -198,10 +213,26 @@ def batch(tmp_path_factory):
     submit("unknown_nb", solution(), name="99_nothing.ipynb")
     (subs / "linked").mkdir()
     (subs / "linked" / f"{NB01}.ipynb").symlink_to(NOTEBOOKS / f"{NB01}.ipynb")
+    # the smaller holes of the last audit
+    submit("bom", raw="\ufeff" + nbformat.writes(solution()))
+    nb = solution()
+    nb.cells[cell_index(nb, "rnn_step_backward")].metadata["nbgrader"] = "grade_id: rnn_step_backward"
+    submit("bad_metadata", nb)
+    nb = solution()
+    nb.cells[cell_index(nb, "rnn_forward")].metadata["nbgrader"] = ["grade_id", "rnn_forward"]
+    submit("bad_metadata_list", nb)
+    submit("deep_ast", with_cell("rnn_backward", "x = " + "+".join(["1"] * 200_000)))
+    for student in ("Zoë_Müller", "王芳", "a" * 100):
+        submit(student, solution())
+    submit("a" * 101, solution())
+    hard = subs / "hardlinked"
+    hard.mkdir()
+    (tmp / "elsewhere.ipynb").write_text(nbformat.writes(solution()))
+    os.link(tmp / "elsewhere.ipynb", hard / f"{NB01}.ipynb")
     out = tmp / "out"
     out.mkdir()
     (out / "precious.txt").write_text("keep")
-    rows = grade([subs], NOTEBOOKS, out, jobs=2, timeout=20)
+    rows = grade([subs], NOTEBOOKS, out, jobs=2, timeout=20, secret=b"test-course-secret")
     after = digest(NOTEBOOKS)
     return dict(rows=rows, out=out, subs=subs, before=before, after=after, tmp=tmp)
 
@@ -424,7 +455,8 @@ def test_the_same_tasks_run_on_a_dask_cluster(tmp_path):
         (subs / student).mkdir(parents=True)
         (subs / student / f"{NB01}.ipynb").write_text(nbformat.writes(nb))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        rows = grade([subs], NOTEBOOKS, tmp_path / "out", scheduler=cluster.scheduler_address, timeout=60)
+        rows = grade([subs], NOTEBOOKS, tmp_path / "out", scheduler=cluster.scheduler_address, timeout=60,
+                     secret=b"test-course-secret")
     points = {s: sum(r.points for r in rows if r.student == s) for s in ("sol", "wrong")}
     detail = "\n".join(f"{r.student} {r.exercise}: {r.status} {r.reason[:400]}" for r in rows)
     assert points == {"sol": 7, "wrong": 6}, detail      # one bug, one failing check
@@ -459,3 +491,88 @@ def test_questions_have_answer_cells_that_the_release_empties_and_the_key_keeps(
         assert all(a in key for a in answers) and key.count("**Question") == len(answers)
     assert not list((tmp_path / "student").glob("*.md")), "answer keys never sit beside the student files"
     assert len(written) == 2 * len(paths)
+
+
+def points(batch, student):
+    rows = [r for r in batch["rows"] if r.student == student and r.notebook == NB01]
+    return sum(r.points for r in rows), sum(r.max for r in rows), rows
+
+
+@needs_sandbox
+def test_the_smaller_holes_are_closed(batch):
+    full = points(batch, "solution")[1]
+    assert points(batch, "bom")[0] == full, "a byte-order mark is not part of the notebook"
+    for student in ("bad_metadata", "bad_metadata_list"):           # malformed metadata costs that cell only
+        got, top, rows = points(batch, student)
+        assert top == full and 0 < got < full and "grader error" not in {r.status for r in rows}, rows
+    got, top, rows = points(batch, "deep_ast")                      # too deep to analyse: its own check only
+    assert top == full and got == full - 3 and "grader error" not in {r.status for r in rows}, rows
+    for student in ("Zoë_Müller", "王芳", "a" * 100):               # real names; the longest id allowed
+        assert points(batch, student)[0] == full, student
+        assert (batch["out"] / "feedback" / student / f"{NB01}.html").exists()
+    refused = [r for r in batch["rows"] if r.status == "invalid student id" and r.student.startswith("a" * 100)]
+    assert len(refused) == 1 and refused[0].student == "a" * 101, "a refused id is never filed as a classmate's"
+    [row] = [r for r in batch["rows"] if r.student == "hardlinked"]
+    assert row.status == "not a regular file" and "hard link" in row.reason
+
+
+@needs_sandbox
+def test_dev_shm_is_small_and_private(batch):
+    html = (batch["out"] / "feedback" / "fill_shm" / f"{NB01}.html").read_text()
+    stopped = re.search(r"shm stopped after (\d+) MiB", html)
+    assert stopped and int(stopped.group(1)) <= 64, "the sandbox's /dev/shm holds at most 64 MiB"
+    assert not os.path.exists("/dev/shm/filler")
+
+
+@needs_sandbox
+def test_feedback_shows_a_students_links_as_text(batch):
+    html = (batch["out"] / "feedback" / "phishing_link" / f"{NB01}.html").read_text()
+    assert "regrade here" in html                               # the student's cell is shown, as text
+    assert not re.search(r"<a\b[^>]*href", html, flags=re.I), "no link in the feedback page can be followed"
+
+
+def test_the_same_submission_gets_the_same_inputs_and_another_student_others(tmp_path, monkeypatch):
+    from labutils.grading.grade import course_secret, submission_seed
+    assert submission_seed(b"s", "01_bptt_derivation", "ann") == submission_seed(b"s", "01_bptt_derivation", "ann")
+    seeds = {submission_seed(b"s", "01_bptt_derivation", f"student{i}") for i in range(1000)}
+    assert len(seeds) > 990, "students get different inputs"
+    assert submission_seed(b"other", "01_bptt_derivation", "ann") != submission_seed(b"s", "01_bptt_derivation",
+                                                                                      "ann")
+    monkeypatch.delenv("RNNLAB_GRADER_SECRET", raising=False)
+    path = tmp_path / "conf" / "grader-secret"
+    first = course_secret(path)
+    assert len(first) == 64 and course_secret(path) == first and oct(path.stat().st_mode)[-3:] == "600"
+    monkeypatch.setenv("RNNLAB_GRADER_SECRET", "from-the-environment")
+    assert course_secret(path) == b"from-the-environment"
+
+
+def test_a_killed_worker_costs_its_own_submission_only_and_an_interrupted_batch_resumes(tmp_path):
+    """The kernel's OOM killer ends a grading worker: that submission gets a row, the batch goes on; the
+    results already journaled are not graded again, so a rerun (after an interrupt, or a regrade) resumes."""
+    from labutils.grading.grade import _map
+
+    def task(student, submission="print(1)"):
+        return dict(student=student, notebook=NB01, submission=submission, source="{}", timeout=1, mode="quick",
+                    sandbox=False, seed=7)
+
+    def fn(task):                        # stands in for grading: one submission kills its worker process
+        import os
+        if task["student"] == "killer":
+            os._exit(9)
+        return {"rows": [dict(student=task["student"], notebook=task["notebook"], exercise="-", points=1.0,
+                              max=1.0, status="passed", reason="", flag="")], "feedback": None, "exercises": {}}
+
+    tasks = [task("ann"), task("killer"), task("bob")]
+    first = _map(tasks, 2, None, tmp_path / "journal", fn=fn)
+    assert [r["rows"][0]["status"] for r in first] == ["passed", "grader error", "passed"]
+    assert "ended abnormally" in first[1]["rows"][0]["reason"]
+    graded = []
+
+    def counting(task):
+        graded.append(task["student"])
+        return fn(task) if task["student"] != "killer" else fn(dict(task, student="killer-fixed"))
+
+    tasks[2] = task("bob", submission="print(2)")            # bob resubmitted
+    second = _map(tasks, 1, None, tmp_path / "journal", fn=counting)
+    assert sorted(graded) == ["bob", "killer"], "only the changed and the unfinished submissions are graded"
+    assert second[0] == first[0]

@@ -99,5 +99,7 @@ def feedback_html(rows, assembled, executed):
     body, _ = exporter.from_notebook_node(copy.deepcopy(feedback_notebook(rows, assembled, executed)))
     # the template's own scripts (require.js, MathJax from a CDN) would be blocked by the CSP anyway: drop them
     body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S | re.I)
+    # a student's links (Markdown or HTML outputs) are shown as text, never followed from our page
+    body = re.sub(r"<a\b[^>]*>(.*?)</a>", r"\1", body, flags=re.S | re.I)
     head = body.find("<head>")
     return body[:head + 6] + "\n" + CSP + body[head + 6:] if head >= 0 else CSP + body

@@ -33,7 +33,7 @@ DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "get
 def _parse(text):
     try:
         return ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):   # deep nesting: not analysed, not fatal
         return None
 
 

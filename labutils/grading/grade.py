@@ -14,7 +14,10 @@ Only this process writes results, after every sandbox of the batch has ended: ``
 (``jobs``) or a Dask cluster (``scheduler``).
 """
 import csv
+import hashlib
+import hmac
 import io
+import json
 import os
 import re
 import secrets
@@ -23,7 +26,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +38,8 @@ from labutils.grading.execute import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
 
 FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "reason", "flag")
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+# Any letters (a real name: Zoë, 王芳) and digits, then also . _ @ + -; no separators, controls or spaces.
+STUDENT_ID = re.compile(r"^[^\W_][\w.@+-]{0,99}$")
 MAX_SUBMISSION_BYTES = 50_000_000
 MAX_EXECUTED_BYTES = 30_000_000
 # The grader interrupts a cell that runs past its timeout, so a KeyboardInterrupt means a timeout too.
@@ -247,7 +250,7 @@ def grade_task(task):
     work = Path(tempfile.mkdtemp(prefix="rnnlab-grade-"))
     job = work / "job"                               # the inputs: read-only inside the sandbox, at /job
     nb, notes, exercises = assemble(source, submission, "/job/cases" if task["sandbox"] else str(job / "cases"))
-    seed = secrets.randbelow(2**31)                  # the hidden inputs: the seed never leaves this process
+    seed = task["seed"]                              # the hidden inputs: the seed never enters the sandbox
     checks, cases = {}, {}
     try:
         os.chmod(work, 0o755)
@@ -317,11 +320,12 @@ def grade_task(task):
 
 # ---- the batch ------------------------------------------------------------------------------------------
 
-def find_submissions(paths, notebooks):
+def find_submissions(paths, notebooks, course_files=frozenset()):
     """-> (tasks [(student, notebook, path)], rows for every file that can't be graded, with the reason).
 
     Layout: <folder>/<student_id>/<NN_name>.ipynb (suffix in any case); a file given directly is graded
-    as its parent folder's student. notebooks: the names (stems) of the solution notebooks.
+    as its parent folder's student. notebooks: the names (stems) of the solution notebooks; course_files:
+    their (device, inode) pairs, so a link to one is refused.
     """
     tasks, problems, seen = [], [], set()
 
@@ -330,12 +334,15 @@ def find_submissions(paths, notebooks):
 
     def consider(student, path, where):
         name = path.name
-        if not STUDENT_ID.match(student) or student in (".", ".."):
+        if not STUDENT_ID.fullmatch(student) or student in (".", ".."):
             problem(_printable(student), name, "invalid student id",
-                    f"{where}: a student folder name must be letters, digits and . _ @ + - (not a path)")
+                    f"{where}: a student folder name must be letters, digits and . _ @ + - (at most 100; not a path)")
         elif path.is_symlink() or not path.is_file():
             problem(student, name, "not a regular file",
                     f"{where} is a link or a special file: submit the notebook itself")
+        elif path.stat().st_nlink > 1 or (path.stat().st_dev, path.stat().st_ino) in course_files:
+            problem(student, name, "not a regular file",
+                    f"{where} is a hard link (to another file, perhaps a course file): submit a copy of your own")
         elif path.suffix.lower() != ".ipynb":
             problem(student, name, "not a notebook", f"{where} is not an .ipynb file")
         elif path.stem not in notebooks:
@@ -373,7 +380,39 @@ def find_submissions(paths, notebooks):
 
 
 def _printable(name):
-    return re.sub(r"[^A-Za-z0-9._@+-]", "?", name)[:100] or "?"
+    """A refused name as a row can show it: controls and separators escaped, never cut short (a cut could make
+    it read as another student's id); only names too long to show are shortened, with a mark no id contains."""
+    shown = "".join(c if c.isprintable() and c not in "/\\" else f"\\x{ord(c):02x}" for c in name) or "?"
+    return shown if len(shown) <= 200 else f"{shown[:200]}...(+{len(shown) - 200})"
+
+
+def submission_seed(secret, notebook, student):
+    """The seed of a submission's hidden inputs: the same for the same course secret, notebook and student
+    (a regrade gives the same verdict), unpredictable without the secret, never the clock."""
+    digest = hmac.new(secret, f"{notebook}\0{student}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def course_secret(path=None):
+    """The grader's secret (bytes): ``RNNLAB_GRADER_SECRET``, else the file ``path`` (default
+    ~/.config/rnnlab/grader-secret), created once with 32 random bytes, readable by its owner only. It never
+    enters a sandbox; keep it for the course's term so that regrades give the same inputs."""
+    if os.environ.get("RNNLAB_GRADER_SECRET"):
+        return os.environ["RNNLAB_GRADER_SECRET"].encode()
+    path = Path(path or Path.home() / ".config" / "rnnlab" / "grader-secret")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:       # created readable by its owner only, in one write; O_EXCL: a concurrent grade keeps the first
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_hex(32).encode())
+        except FileExistsError:
+            pass
+    secret = path.read_bytes().strip()
+    if len(secret) < 16:
+        raise ValueError(f"{path} holds {len(secret)} bytes: a grader secret needs at least 16; delete the file to "
+                         "make a new one (grades made with the old one will draw other inputs)")
+    return secret
 
 
 def _csv_cell(value):
@@ -389,38 +428,103 @@ def _safe_task(task):
         return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
 
 
-def _map(tasks, jobs, scheduler):
-    if scheduler:
-        from dask.distributed import Client
-        with Client(scheduler) as client:
-            return client.gather(client.map(_safe_task, tasks, pure=False))
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(_safe_task, tasks))
-    return [_safe_task(t) for t in tasks]
+def task_key(task):
+    """What a verdict depends on: the submission, the course's notebook, the settings and the seed."""
+    digest = hashlib.sha256()
+    for field in ("student", "notebook", "submission", "source", "timeout", "mode", "sandbox", "seed"):
+        digest.update(f"{field}\0{task[field]}\0".encode())
+    return digest.hexdigest()
 
 
-def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox=True, scheduler=None):
+def _lost(task, err):
+    """The row of a submission whose grading task died (its worker killed: out of memory, a crash)."""
+    row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, "grader error",
+              f"the grading of this submission ended abnormally ({type(err).__name__}); the rest of the batch "
+              "was graded: grade it again alone")
+    return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+
+
+def _map(tasks, jobs, scheduler, journal=None, fn=None):
+    """Each task's result, in order. Tasks run on a Dask cluster (``scheduler``) or a local one of ``jobs``
+    worker processes: a worker that dies (the kernel's OOM killer, a crash) costs its own submission a row,
+    never the batch. journal: a folder where each result is kept as it finishes, and from which a task
+    already graded (same ``task_key``) is taken instead of graded again. fn: what grades one task (tests)."""
+    fn = fn or _safe_task
+    keys = [task_key(t) for t in tasks]
+    done = {}
+    if journal is not None:
+        journal.mkdir(parents=True, exist_ok=True)
+        for key in set(keys):
+            path = journal / f"{key}.json"
+            if path.exists():
+                try:
+                    done[key] = json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:      # a torn write from an interrupted run: grade it again
+                    pass
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    if todo and (jobs > 1 or scheduler):
+        import dask
+        from dask.distributed import Client, LocalCluster, as_completed
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            cluster = None if scheduler else LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                          dashboard_address=None, silence_logs=50)
+            try:
+                with Client(scheduler or cluster) as client:
+                    futures = {client.submit(fn, tasks[i], pure=False, key=f"grade-{keys[i]}"): i
+                               for i in todo}
+                    for future in as_completed(futures):
+                        i = futures[future]
+                        try:
+                            result = future.result()
+                        except Exception as err:   # noqa: BLE001 - a killed worker, never the batch
+                            result = _lost(tasks[i], err)
+                        done[keys[i]] = _journal(journal, keys[i], result)
+            finally:
+                if cluster is not None:
+                    cluster.close()
+    else:
+        for i in todo:
+            done[keys[i]] = _journal(journal, keys[i], fn(tasks[i]))
+    return [done[key] for key in keys]
+
+
+def _journal(journal, key, result):
+    if journal is not None and not any(r["status"] == "grader error" for r in result["rows"]):
+        write_text(journal / f"{key}.json", json.dumps(result))
+    return result
+
+
+def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox=True, scheduler=None,
+          secret=None, fresh=False):
     """Grade every submission; write grades.csv, similarity.csv and feedback/ under out_dir -> rows.
 
-    sandbox=False (``--no-sandbox``) runs submissions unprotected; every row says so.
+    sandbox=False (``--no-sandbox``) runs submissions unprotected; every row says so. secret: the course secret
+    (bytes) the hidden inputs are derived from (default: ``course_secret()``). Each result is journaled in
+    out_dir/.journal as it finishes: an interrupted grade resumes there, and a regrade grades only what changed
+    (``fresh=True``: grade everything again).
     """
     from labutils.grading.flags import similarity
     out_dir = Path(out_dir)
     if sandbox:
         from labutils.grading.sandbox import Sandbox
         Sandbox()                                      # raises SandboxUnavailable with what to do
-    sources = {p.stem: p.read_text(encoding="utf-8") for p in sorted(Path(source_dir).glob("*.ipynb"))}
-    found, problems = find_submissions(paths, set(sources))
+    secret = course_secret() if secret is None else secret
+    source_paths = sorted(Path(source_dir).glob("*.ipynb"))
+    sources = {p.stem: p.read_text(encoding="utf-8") for p in source_paths}
+    found, problems = find_submissions(paths, set(sources), {(p.stat().st_dev, p.stat().st_ino) for p in source_paths})
     tasks = []
     for student, notebook, path in found:
         size = path.stat().st_size
-        text = path.read_bytes()[:MAX_SUBMISSION_BYTES].decode("utf-8", "replace") if size <= MAX_SUBMISSION_BYTES \
-            else "{too large}"
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not part of the notebook
+        text = path.read_bytes()[:MAX_SUBMISSION_BYTES].decode("utf-8-sig", "replace") \
+            if size <= MAX_SUBMISSION_BYTES else "{too large}"
         tasks.append(dict(student=student, notebook=notebook, submission=text, source=sources[notebook],
-                          timeout=timeout, mode=mode, sandbox=sandbox))
+                          timeout=timeout, mode=mode, sandbox=sandbox,
+                          seed=submission_seed(secret, notebook, student)))
     start = time.perf_counter()
-    results = _map(tasks, jobs, scheduler)             # every sandbox has ended when this returns
+    journal = None if fresh else out_dir / ".journal"
+    reused = sum((journal / f"{task_key(t)}.json").exists() for t in tasks) if journal else 0
+    results = _map(tasks, jobs, scheduler, journal)    # every sandbox has ended when this returns
     rows = [Row(**r) for result in results for r in result["rows"]] + problems
     pairs = similarity({(t["student"], t["notebook"]): res["exercises"] for t, res in zip(tasks, results)})
     similar = {}
@@ -452,8 +556,10 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
                 continue                               # ids are validated; this is a second lock on the door
             write_text(folder / f"{task['notebook']}.html", result["feedback"])
     elapsed = time.perf_counter() - start
-    print(f"graded {len(tasks)} submissions in {elapsed:.1f} s ({60 * len(tasks) / max(elapsed, 1e-9):.1f} per minute)"
-          f"{'' if sandbox else ' WITHOUT a sandbox (--no-sandbox)'} -> {out_dir / 'grades.csv'}")
+    print(f"graded {len(tasks) - reused} submissions in {elapsed:.1f} s "
+          f"({60 * (len(tasks) - reused) / max(elapsed, 1e-9):.1f} per minute)"
+          + (f", reused {reused} unchanged ones (--fresh grades them again)" if reused else "")
+          + f"{'' if sandbox else ' WITHOUT a sandbox (--no-sandbox)'} -> {out_dir / 'grades.csv'}")
     return rows
 
 

@@ -12,8 +12,11 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 def grade_meta(cell):
-    """The cell's nbgrader metadata ({} if none)."""
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """The cell's nbgrader metadata ({} if none, or if it is not a mapping: a string or a list from a
+    hand-edited or hostile file costs that cell only)."""
+    metadata = cell.get("metadata", {})
+    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def is_exercise(cell):

@@ -45,6 +45,7 @@ class Limits:
     file_bytes: int = 64 * 2**20       # largest file the sandbox may write
     open_files: int = 1024
     tmp_bytes: int = 256 * 2**20       # the private /tmp
+    shm_bytes: int = 64 * 2**20        # the private /dev/shm (bwrap's /dev would give it half the machine)
     scratch_bytes: int = 512 * 2**20   # /sandbox, the working directory
     output_bytes: int = 64 * 2**20     # what the grader reads back from the sandbox's standard output
     wall_seconds: int = 600
@@ -189,7 +190,8 @@ class Sandbox:
         """bwrap's options. They reach bwrap through a pipe (``--args FD``), not its command line, so what the
         sandbox sees of bwrap in /proc/1 (cmdline, environ) holds no host path or setting of the grader's."""
         cmd = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-               "--clearenv", "--proc", "/proc", "--dev", "/dev",
+               "--clearenv", "--proc", "/proc", "--dev", "/dev", "--size", str(self.limits.shm_bytes), "--tmpfs",
+               "/dev/shm",
                "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         for target, link in _symlinks():
             cmd += ["--symlink", target, link]

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from labutils.grading.execute import execute
-from labutils.grading.grade import grade_task
+from labutils.grading.grade import grade_task, submission_seed
 from labutils.grading.release import is_check, is_exercise, release_notebook
 
 
@@ -33,7 +33,8 @@ def check_notebook(path, mode="quick", timeout=900, sandbox=True):
     release = release_notebook(source)
     for label, submission in (("solution", source), ("release", release)):
         result = grade_task(dict(student=label, notebook=Path(path).stem, submission=nbformat.writes(submission),
-                                 source=nbformat.writes(source), timeout=300, mode=mode, sandbox=sandbox))
+                                 source=nbformat.writes(source), timeout=300, mode=mode, sandbox=sandbox,
+                                 seed=submission_seed(b"selfcheck", Path(path).stem, label)))
         rows = result["rows"]
         got, total = sum(r["points"] for r in rows), sum(r["max"] for r in rows)
         print(f"  {label:8s}: {got:g} / {total:g} points over {len(rows)} checks (graded in the sandbox)", flush=True)
