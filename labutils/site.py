@@ -189,7 +189,8 @@ def node_modules(*packages):
     """npm packages (``name@version``) installed once into build/node -> its node_modules folder, or None when
     npm is not on this machine or cannot install them."""
     from labutils.config import build_dir
-    root = build_dir() / "node"
+    # one folder per set of packages: npm install prunes what its folder holds beyond the packages it is given
+    root = build_dir() / "node" / "-".join(sorted(p.replace("/", "_") for p in packages))
     names = [p.rsplit("@", 1)[0] for p in packages]
     if all((root / "node_modules" / name / "package.json").exists() for name in names):
         return root / "node_modules"

@@ -150,6 +150,29 @@ ATTACKS = {
             if os.path.exists(f'filler{i}'):
                 os.remove(f'filler{i}')
         """) + WRONG_FORWARD, "failed"),
+    "syscalls": (textwrap.dedent("""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        for name, call in (("ptrace", lambda: libc.ptrace(16, os.getppid(), 0, 0)),
+                           ("unshare", lambda: libc.unshare(0x10000000)),
+                           ("mount", lambda: libc.mount(b"none", b"/sandbox", b"tmpfs", 0, None)),
+                           ("bpf", lambda: libc.syscall(321, 0, 0, 0))):
+            print("syscall", name, call(), ctypes.get_errno())
+        """) + WRONG_FORWARD, "failed"),
+    "memory_together": (textwrap.dedent("""
+        import os, time
+        pids = []
+        for _ in range(3):                  # three processes of 3 GiB each: each under its own 8 GiB limit
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(3 * 2**30)
+                for i in range(0, len(block), 4096):
+                    block[i] = 1
+                time.sleep(60)
+                os._exit(0)
+            pids.append(pid)
+        time.sleep(60)
+        """) + FORWARD, "memory limit"),
     "fill_shm": (textwrap.dedent("""
         written = 0
         try:
@@ -514,6 +537,16 @@ def test_the_smaller_holes_are_closed(batch):
     assert len(refused) == 1 and refused[0].student == "a" * 101, "a refused id is never filed as a classmate's"
     [row] = [r for r in batch["rows"] if r.student == "hardlinked"]
     assert row.status == "not a regular file" and "hard link" in row.reason
+
+
+@needs_sandbox
+def test_the_seccomp_filter_denies_what_an_attacker_needs(batch):
+    from labutils.grading.sandbox import seccomp_program
+    if seccomp_program() is None:
+        pytest.skip("pyseccomp or libseccomp is missing: the sandbox runs without a seccomp filter")
+    html = (batch["out"] / "feedback" / "syscalls" / f"{NB01}.html").read_text()
+    for name in ("ptrace", "unshare", "mount", "bpf"):
+        assert f"syscall {name} -1 1" in html, f"{name} should fail with EPERM"
 
 
 @needs_sandbox

@@ -300,7 +300,12 @@ def grade_task(task):
                                              _error(ran), exercise)
                 except OutputError as err:
                     status, reason = "error", str(err)
-                if status == "error" and executed is None:
+                if status == "error" and executed is None and getattr(outcome, "out_of_memory", False):
+                    from labutils.grading.sandbox import Limits
+                    status, reason = "memory limit", (
+                        "the submission's processes together used more than the sandbox's memory limit "
+                        f"({Limits().sandbox_memory_bytes >> 30} GiB) and were stopped")
+                elif status == "error" and executed is None:
                     status = "sandbox ended" if not outcome.timed_out else "timeout"
                     reason = ("the grader got nothing back from the sandbox (the submission's code killed its "
                               "runner, removed its output folder, printed too much, or ran out of time or "

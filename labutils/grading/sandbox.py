@@ -14,6 +14,8 @@ apply and root-only files stay unreadable; paths the sandbox needs that only roo
 under /root) are bind-mounted into a staging folder in a private mount namespace first.
 """
 import ctypes
+import errno
+import functools
 import os
 import platform
 import resource
@@ -40,7 +42,8 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 8 * 2**30      # address space (torch maps much more than it uses)
+    memory_bytes: int = 8 * 2**30      # address space of one process (torch maps much more than it uses)
+    sandbox_memory_bytes: int = 6 * 2**30   # memory used by all the sandbox's processes together (a watchdog)
     processes: int = 256
     file_bytes: int = 64 * 2**20       # largest file the sandbox may write
     open_files: int = 1024
@@ -58,6 +61,7 @@ class Outcome:
     log: str                           # the start of what the sandbox printed on stderr (untrusted text)
     stdout: bytes = b""                # what it returned, at most Limits.output_bytes (untrusted data)
     overflowed: bool = False           # it printed more than that and was stopped
+    out_of_memory: bool = False        # its processes together used more than Limits.sandbox_memory_bytes
 
 
 def capture(proc, limits, wall):
@@ -86,18 +90,52 @@ def capture(proc, limits, wall):
                threading.Thread(target=pump, args=(proc.stderr, errs, 20_000, False), daemon=True)]
     for r in readers:
         r.start()
-    deadline, timed_out = time.monotonic() + wall, False
+    deadline, timed_out, out_of_memory, next_look = time.monotonic() + wall, False, False, 0.0
     while proc.poll() is None:
         if time.monotonic() > deadline:
             timed_out = True
             _kill(proc)
             break
+        if time.monotonic() > next_look:        # memory is summed over every process of the sandbox
+            next_look = time.monotonic() + 0.25
+            if sandbox_memory(proc.pid) > limits.sandbox_memory_bytes:
+                out_of_memory = True
+                _kill(proc)
+                break
         time.sleep(0.05)
     proc.wait()
     for r in readers:
         r.join(timeout=5)
     return Outcome(proc.returncode, timed_out, b"".join(errs).decode("utf-8", "replace"), b"".join(chunks),
-                   state["overflowed"])
+                   state["overflowed"], out_of_memory)
+
+
+def sandbox_memory(pid):
+    """Bytes of memory that process pid and all its descendants use together (proportional set size, so pages
+    they share count once; shared memory they map included). The sandbox's cap where no cgroup is delegated to
+    the grader: memfds are denied by the seccomp filter and every tmpfs has its own size cap."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, ()))
+        try:
+            with open(f"/proc/{current}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            pass
+    return total
 
 
 def _kill(proc):
@@ -163,6 +201,42 @@ def environment(mode, extra=None):
     return env
 
 
+# Syscalls a notebook never needs and an attacker would: tracing the runner, new namespaces or mounts, kernel
+# keyrings, BPF, perf, reading other processes' memory, modules, swap, reboot. Each fails with EPERM.
+DENIED_SYSCALLS = ("ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "unshare",
+                   "setns", "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd",
+                   "kexec_load", "init_module", "finit_module", "delete_module", "swapon", "swapoff", "reboot",
+                   "open_by_handle_at", "name_to_handle_at", "acct", "quotactl",
+                   "memfd_create")    # memory no tmpfs cap and no process's size would count
+
+
+@functools.lru_cache(maxsize=1)
+def seccomp_program():
+    """The BPF program of the sandbox's seccomp filter (bytes, for bwrap --seccomp), made with libseccomp
+    through pyseccomp; None where either is missing (the sandbox then runs without the filter and says so)."""
+    try:
+        import pyseccomp as seccomp
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        for name in DENIED_SYSCALLS:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        with tempfile.TemporaryFile() as f:
+            rules.export_bpf(f)
+            f.seek(0)
+            return f.read()
+    except Exception:   # noqa: BLE001 - no pyseccomp, no libseccomp, an unknown syscall name: no filter
+        return None
+
+
+def _pipe(data):
+    """A pipe's read end holding data (at most 60 KB, what a pipe holds before a write blocks)."""
+    if len(data) > 60_000:
+        raise ValueError(f"{len(data)} bytes do not fit in a pipe for bwrap")
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    return read_end
+
+
 class Sandbox:
     """Runs commands over a job folder with bwrap. ``Sandbox()`` raises SandboxUnavailable where it can't."""
 
@@ -225,12 +299,12 @@ class Sandbox:
                     os.chmod(folder, 0o755)
                     for name in files:
                         os.chmod(os.path.join(folder, name), 0o644)
-            options = b"".join(o.encode() + b"\0" for o in self._options(job_dir, environment(mode, extra_env), staged))
-            if len(options) > 60_000:                      # a pipe holds 64 KiB before the write would block
-                raise ValueError(f"bwrap's options take {len(options)} bytes: too many paths to bind")
-            read_end, write_end = os.pipe()
-            os.write(write_end, options)
-            os.close(write_end)
+            options = self._options(job_dir, environment(mode, extra_env), staged)
+            fds = []
+            if seccomp_program() is not None:
+                fds.append(_pipe(seccomp_program()))
+                options += ["--seccomp", str(fds[-1])]
+            fds.insert(0, _pipe(b"".join(o.encode() + b"\0" for o in options)))
             nproc = limits.processes if uid is not None else _own_processes() + limits.processes
 
             def before_exec():
@@ -252,11 +326,12 @@ class Sandbox:
                     os.setuid(uid)
 
             try:   # bwrap itself starts with an empty environment: /proc/1/environ shows nothing of the grader's
-                proc = subprocess.Popen([self.bwrap, "--args", str(read_end), "--", *argv], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, pass_fds=(read_end,),
+                proc = subprocess.Popen([self.bwrap, "--args", str(fds[0]), "--", *argv], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, pass_fds=fds,
                                         preexec_fn=before_exec, start_new_session=True, close_fds=True)
             finally:
-                os.close(read_end)
+                for fd in fds:
+                    os.close(fd)
             return capture(proc, limits, wall)
 
 

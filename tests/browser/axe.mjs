@@ -3,7 +3,7 @@
 // Module paths come from NODE_PATH (the test installs axe-core and puppeteer-core there).
 import { createRequire } from "node:module";
 import path from "node:path";
-const require = createRequire(path.join(process.env.NODE_PATH || ".", "noop.js"));
+const require = createRequire(path.resolve(process.env.NODE_PATH || ".", "noop.js"));
 const puppeteer = require("puppeteer-core");
 const axeSource = require("fs").readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 

@@ -2,7 +2,7 @@
 // Prints {"status": the search box's status line, "results": titles of the results shown}.
 import { createRequire } from "node:module";
 import path from "node:path";
-const require = createRequire(path.join(process.env.NODE_PATH || ".", "noop.js"));
+const require = createRequire(path.resolve(process.env.NODE_PATH || ".", "noop.js"));
 const puppeteer = require("puppeteer-core");
 
 const [chromium, url, query] = process.argv.slice(2);
