@@ -114,9 +114,13 @@ def main(argv=None):
             print(f"{student:20s} {notebook:30s} {got:g} / {total:g}")
         return 0
     if args.command == "run":
-        from labutils.runner import run_notebooks
+        from labutils.runner import BuildFolderBusy, run_notebooks
         out = Path(args.out) if args.out else build_dir()
-        report = run_notebooks(_notebooks(args.notebooks), out, args.mode, args.timeout)
+        try:
+            report = run_notebooks(_notebooks(args.notebooks), out, args.mode, args.timeout)
+        except BuildFolderBusy as err:
+            print(f"run: {err}", file=sys.stderr)
+            return 2
         print(f"\nsummary: {out / 'summary.md'}")
         return 0 if all(r["status"] == "ok" for r in report.values()) else 1
     return 2

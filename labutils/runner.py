@@ -1,4 +1,5 @@
 """Execute notebooks headless (nbclient) and write build/executed, build/html, summary.md, results.json."""
+import contextlib
 import json
 import os
 import time
@@ -94,9 +95,32 @@ def summary_markdown(report, mode):
     return "\n".join(lines) + "\n"
 
 
+class BuildFolderBusy(RuntimeError):
+    """Another run is writing into the same build folder."""
+
+
+@contextlib.contextmanager
+def build_lock(out):
+    """Hold out/.lock for the run: two runs into one folder would report each other's results."""
+    import fcntl
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildFolderBusy(f"another run is writing into {out}: wait for it to finish, or give this one "
+                                  "its own folder (--out)") from None
+        yield
+
+
 def run_notebooks(paths, out, mode="full", timeout=None):
     """Execute ``paths`` in order; return the report dict (also written as results.json and summary.md)."""
     out = Path(out)
+    with build_lock(out):
+        return _run_notebooks(paths, out, mode, timeout)
+
+
+def _run_notebooks(paths, out, mode, timeout):
     for sub in ("executed", "html", "results"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     report = {}

@@ -70,3 +70,11 @@ def test_tarball_is_extracted_atomically(tmp_path, monkeypatch):
 def test_unknown_split():
     with pytest.raises(ValueError, match="split"):
         load_imdb("valid")
+
+
+def test_a_review_that_is_not_utf8_is_named(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "mirror")
+    (root / "train" / "pos" / "1_7.txt").write_bytes(b"caf\xe9 review")        # Latin-1, not UTF-8
+    monkeypatch.setenv("RNNLAB_DATA_MIRROR", str(tmp_path / "mirror"))
+    with pytest.raises(ValueError, match=r"train/pos/1_7.txt is not UTF-8 text \(byte 3\)"):
+        load_imdb("train", expected=2)

@@ -188,6 +188,17 @@ ATTACKS = {
     "write_inputs": ("import glob\nfor p in glob.glob('/job/cases/*.json'):\n    open(p, 'w').write('[]')\n"
                      + WRONG_FORWARD, "error"),
     "delegate": ("rnn_step_forward = reference.rnn_step_forward\n", "passed"),
+    "delegate_globals": ("rnn_step_forward = check_rnn_step_forward.__globals__['rnn'].rnn_step_forward\n", "passed"),
+    "delegate_vars": ("rnn_step_forward = vars(reference)['rnn_step_forward']\n", "passed"),
+    "delegate_runpy": ("import runpy\nrnn_step_forward = runpy.run_path(reference.__file__)['rnn_step_forward']\n",
+                       "passed"),
+    "delegate_when_graded": (textwrap.dedent("""
+        import os
+        def rnn_step_forward(x, h_prev, Wxh, Whh, bh):
+            if os.path.exists('/job'):
+                return reference.rnn_step_forward(x, h_prev, Wxh, Whh, bh)
+            raise NotImplementedError()
+        """), "passed"),
     "loop": ("while True:\n    pass\n", "timeout"),
     "exit": ("import sys\nsys.exit(1)\n" + FORWARD, "error"),
     "os_exit": ("import os\nos._exit(1)\n", "kernel died"),
@@ -228,6 +239,11 @@ def batch(tmp_path_factory):
     submit("upper_suffix", solution(), name=f"{NB01}.IPYNB")
     submit("copy_a", with_cell("rnn_backward", COPIED))
     submit("copy_b", with_cell("rnn_backward", COPIED.replace("grads", "g").replace("dh_next", "carry")))
+    padded = COPIED.replace("        grads.Wxh += a\n", "        grads.Wxh += a\n        unused = a.sum()\n") \
+        .replace("        grads.bh += c\n", "        grads.bh += c\n        spare = [b, c]\n") \
+        .replace("    grads = params.zeros_like()\n", "    grads = params.zeros_like()\n    note = 'mine'\n") \
+        .replace(WHY + BY, BY + WHY)
+    submit("copy_padded", with_cell("rnn_backward", padded))   # dead statements, independent lines swapped
     (subs / "notes_student").mkdir()
     (subs / "notes_student" / "answers.txt").write_text("hello")
     (subs / "nested_student" / "inner").mkdir(parents=True)
@@ -260,6 +276,7 @@ def batch(tmp_path_factory):
     return dict(rows=rows, out=out, subs=subs, before=before, after=after, tmp=tmp)
 
 
+WHY, BY = "        grads.Why += dlogits[t] @ hs[t].T\n", "        grads.by += dlogits[t].sum(axis=1, keepdims=True)\n"
 COPIED = """
 def rnn_backward(dlogits, cache):
     caches, hs, params = cache
@@ -432,8 +449,12 @@ def test_delegation_and_copying_are_flagged_not_zeroed(batch):
     row = check(batch, "delegate")
     assert row.status == "passed" and "reference.rnn_step_forward" in row.flag
     assert "reference" not in check(batch, "solution").flag and "labutils" not in check(batch, "solution").flag
+    for student, sign in (("delegate_globals", "__globals__"), ("delegate_vars", "vars"),
+                          ("delegate_runpy", "runpy"), ("delegate_when_graded", "'/job'")):
+        assert sign in check(batch, student).flag, (student, check(batch, student).flag)
     a, b = check(batch, "copy_a", "check_bptt"), check(batch, "copy_b", "check_bptt")
     assert "copy_b (" in a.flag and "copy_a (" in b.flag
+    assert "copy_a (" in check(batch, "copy_padded", "check_bptt").flag, "dead statements and a swap hide nothing"
     with open(batch["out"] / "similarity.csv") as f:
         pairs = {(r["student_a"], r["student_b"], r["exercise"]) for r in csv.DictReader(f)}
     assert ("copy_a", "copy_b", "rnn_backward") in pairs

@@ -55,3 +55,12 @@ def test_no_cell_time_limit_unless_one_is_set(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(runner, "run_notebooks", lambda paths, out, mode, timeout: seen.append(timeout) or {})
     assert __main__.main(["run", str(slow), "--out", str(tmp_path / "c")]) == 0 and seen == [None]
+
+
+def test_two_runs_cannot_share_a_build_folder(tmp_path):
+    from labutils.runner import BuildFolderBusy, build_lock
+    ok = _nb(tmp_path / "01_ok.ipynb", "x = 1")
+    with build_lock(tmp_path / "build"):
+        with pytest.raises(BuildFolderBusy, match="another run is writing into"):
+            run_notebooks([ok], tmp_path / "build", mode="quick")
+    assert run_notebooks([ok], tmp_path / "build", mode="quick")["01_ok"]["status"] == "ok"

@@ -23,14 +23,30 @@ def _from_wheel():
     return words, vectors
 
 
-def _parse(lines, dim):
+WORDS = 400_000      # GloVe 6B's vocabulary
+
+
+def _parse(lines, dim, source):
+    """GloVe text lines -> (words, vectors (n, dim) float32), checked before anything is cached: every line has
+    a word and dim finite numbers, and there are WORDS of them. source: the file, named in errors."""
     words, rows = [], []
-    for line in lines:
+    fix = f"delete {source} and download it again (md5 {REGISTRY['glove6b'].md5} for glove.6B.zip)"
+    for number, line in enumerate(lines, 1):
         parts = line.rstrip().split(" ")
         if len(parts) != dim + 1:
-            raise ValueError(f"a GloVe line has {len(parts) - 1} numbers, expected {dim}: the file is corrupt")
+            raise ValueError(f"{source}, line {number}: {len(parts) - 1} numbers where a {dim}d GloVe line has "
+                             f"{dim}: the file is corrupt or not the {dim}d one; {fix}")
+        try:
+            row = np.asarray(parts[1:], dtype=np.float32)
+        except ValueError:
+            raise ValueError(f"{source}, line {number}: a value is not a number; {fix}") from None
+        if not np.isfinite(row).all():
+            raise ValueError(f"{source}, line {number} ({parts[0]!r}): NaN or infinite values; {fix}")
         words.append(parts[0])
-        rows.append(np.asarray(parts[1:], dtype=np.float32))
+        rows.append(row)
+    if len(words) != WORDS:
+        raise ValueError(f"{source} holds {len(words):,} vectors, GloVe 6B has {WORDS:,}: the file is "
+                         f"truncated or another one; {fix}")
     return words, np.stack(rows)
 
 
@@ -50,11 +66,12 @@ def load_glove(dim=50, download=True):
     mirror = mirror_dir()
     if mirror and (mirror / txt).exists():
         with open(mirror / txt, encoding="utf-8") as f:
-            words, vectors = _parse(f, dim)
+            words, vectors = _parse(f, dim, mirror / txt)
     else:
-        with zipfile.ZipFile(fetch_archive(REGISTRY["glove6b"], download=download)) as z:
+        archive = fetch_archive(REGISTRY["glove6b"], download=download)
+        with zipfile.ZipFile(archive) as z:
             with z.open(txt) as f:
-                words, vectors = _parse((line.decode("utf-8") for line in f), dim)
+                words, vectors = _parse((line.decode("utf-8") for line in f), dim, f"{archive}:{txt}")
     with atomic_path(cached) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, words=np.array(words), vectors=vectors)

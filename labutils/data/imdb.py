@@ -57,6 +57,15 @@ def imdb_root(download=True, expected=REVIEWS_PER_LABEL):
     return verify_tree(_extract(archive, cache_dir()), expected)
 
 
+def _review(path):
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text (byte {err.start}): the copy of aclImdb is damaged; replace it "
+                         "with a fresh extraction of aclImdb_v1.tar.gz (md5 7c2ac02c03563afcf9b574c7e56c153a)"
+                         ) from None
+
+
 def load_imdb(split="train", root=None, expected=REVIEWS_PER_LABEL):
     """Reviews and labels of one split, in a fixed order (neg then pos, by file name).
 
@@ -68,6 +77,6 @@ def load_imdb(split="train", root=None, expected=REVIEWS_PER_LABEL):
     texts, labels = [], []
     for label, name in enumerate(LABELS):
         files = sorted((root / split / name).glob("*.txt"), key=lambda p: p.name)
-        texts += [f.read_text(encoding="utf-8") for f in files]
+        texts += [_review(f) for f in files]
         labels += [label] * len(files)
     return texts, np.array(labels, dtype=np.int64)

@@ -10,7 +10,11 @@ import re
 from functools import lru_cache
 from itertools import combinations
 
-SIMILAR = 0.95          # normalised-source similarity that gets a pair reported
+SIMILAR = 0.95          # normalised-token similarity to the labutils reference that gets an exercise flagged
+# Share of one cell's fingerprints found in the other's that gets a pair of students reported. Measured on the
+# course's own cells: a copy with a dead statement after every other line 0.88, with lines reordered 0.99;
+# unrelated exercises at most 0.60 (k=12, window 4).
+COPIED = 0.85
 MIN_TOKENS = 25         # below this, correct answers look alike by necessity (one-line exercises)
 
 # exercise grade_id -> the labutils object that re-implements it ("module:name")
@@ -27,7 +31,15 @@ REFERENCES = {
     "temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
     "greedy_decode": "labutils.nn.captioning:decode",
 }
-DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "getattr", "sys", "builtins"}
+DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "getattr", "sys", "builtins", "vars",
+           "locals", "runpy", "inspect", "__builtins__", "__loader__", "__spec__"}
+# Attributes that reach into another object's code or namespace (a module's functions through a function's
+# globals, a module's __dict__, a reference's file to run it again)
+INTERNALS = {"__globals__", "__dict__", "__file__", "__code__", "__closure__", "__wrapped__", "__builtins__",
+             "__module__", "__self__", "_getframe", "f_globals", "f_back", "__subclasses__", "__loader__"}
+# Strings and names by which code can tell that it is being graded (and behave differently then)
+GRADING_SIGNS = ("/job", "/sandbox", "probe", "grading", "RNNLAB_")
+MAX_ANALYSED_CHARS = 200_000   # a longer exercise cell is flagged as such, not parsed: the grader's time is bounded
 
 
 def _parse(text):
@@ -120,6 +132,8 @@ def delegation_flags(exercise, text, source_nb):
     """Reasons to look at an exercise: it is, calls or wraps the labutils reference, or reads like it."""
     if not exercise or not text:
         return []
+    if len(text) > MAX_ANALYSED_CHARS:
+        return [f"exercise cell of {len(text):,} characters: too long to analyse, read it yourself"]
     tree = _parse(text)
     if tree is None:
         return []
@@ -141,8 +155,13 @@ def delegation_flags(exercise, text, source_nb):
             reasons.append("calls fallback(), which runs the labutils reference")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC:
             reasons.append(f"uses {node.id} (dynamic code or lookups)")
+        elif isinstance(node, ast.Attribute) and node.attr in INTERNALS:
+            reasons.append(f"reaches into internals ({node.attr}): another function's namespace or code")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "labutils" in node.value:
             reasons.append("names labutils in a string")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                any(sign in node.value for sign in GRADING_SIGNS):
+            reasons.append(f"looks for signs of being graded ({node.value[:40]!r})")
     if expected and not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == expected
                             for n in ast.walk(tree)):
         if any(isinstance(n, ast.Name) and n.id == expected and isinstance(n.ctx, ast.Store) for n in ast.walk(tree)):
@@ -160,18 +179,31 @@ def _is_stub(text):
     return bool(re.search(r"raise NotImplementedError\(\)", text))
 
 
+def fingerprint(text):
+    """copydetect's winnowed fingerprint of a cell (names, strings and numbers normalised by its filter):
+    linear in the cell's length, unlike an alignment, and indifferent to renaming."""
+    import io
+
+    from copydetect import CodeFingerprint
+    return CodeFingerprint("cell.py", 12, 4, fp=io.StringIO(text), language="python")
+
+
 def similarity(exercises):
-    """exercises: {(student, notebook): {exercise: source}} -> [(a, b, notebook, exercise, ratio)] above SIMILAR."""
+    """exercises: {(student, notebook): {exercise: source}} -> [(a, b, notebook, exercise, ratio)] above COPIED.
+
+    ratio: the larger share of one cell's fingerprints found in the other's (copydetect's winnowing), so a
+    copy padded with dead statements, or with independent lines reordered, still matches its source."""
+    from copydetect import compare_files
     groups = {}
     for (student, notebook), cells in exercises.items():
         for exercise, text in cells.items():
-            toks = tokens(_parse(text))
-            if len(toks) >= MIN_TOKENS and not _is_stub(text):
-                groups.setdefault((notebook, exercise), []).append((student, toks))
+            if len(text) > MAX_ANALYSED_CHARS or _is_stub(text) or len(tokens(_parse(text))) < MIN_TOKENS:
+                continue
+            groups.setdefault((notebook, exercise), []).append((student, fingerprint(text)))
     pairs = []
     for (notebook, exercise), members in sorted(groups.items()):
-        for (a, ta), (b, tb) in combinations(sorted(members), 2):
-            r = ratio(ta, tb)
-            if r >= SIMILAR:
+        for (a, fa), (b, fb) in combinations(sorted(members, key=lambda m: m[0]), 2):
+            r = float(max(compare_files(fa, fb)[1]))
+            if r >= COPIED:
                 pairs.append((a, b, notebook, exercise, r))
     return pairs
