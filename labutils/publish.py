@@ -22,7 +22,7 @@ from labutils import badges
 from labutils.atomic import write_text
 from labutils.config import PROJECT_ROOT
 from labutils.grading.release import release_notebook
-from labutils.site import course_secrets, find_leaks
+from labutils.site import course_secrets, find_leaks, replace_if_clean
 
 # What the student repository holds besides the notebooks and its own README (paths of this checkout).
 SHIPPED = ("labutils", "pyproject.toml", "environment.yml", "LICENSE", "CITATION.cff", "CHANGELOG.md", ".binder",
@@ -153,11 +153,4 @@ def publish(repo, out, notebooks, site=None, root=PROJECT_ROOT):
     leaks = find_leaks(staging, course_secrets(solutions), skip=("labutils", "mathjax"))
     leaks += [(p, m) for p in (staging / "notebooks").glob("*.ipynb") for m in
               re.findall(r"### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)", p.read_text(encoding="utf-8"))]
-    if leaks:
-        shutil.rmtree(staging)
-        listing = "\n".join(f"  {p.relative_to(staging)}: {line[:80]}" for p, line in leaks[:10])
-        raise PublishError(f"the student repository would publish {len(leaks)} line(s) of solutions, hidden tests "
-                           f"or answers; nothing was written to {out}:\n{listing}")
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
-    return out
+    return replace_if_clean(staging, out, leaks, "the student repository", PublishError)

@@ -296,13 +296,18 @@ def build_site(notebooks, out, edition="student", mode="full", timeout=None, rep
                    cwd=src)
     for built in staging.rglob("*.html"):
         built.write_text(accessible(built.read_text(encoding="utf-8")), encoding="utf-8")
-    if edition == "student":
-        leaks = find_leaks(staging, course_secrets(solutions))
-        if leaks:
-            shutil.rmtree(staging)
-            listing = "\n".join(f"  {p.relative_to(staging)}: {line[:80]}" for p, line in leaks[:10])
-            raise SiteError(f"the student edition would publish {len(leaks)} line(s) of solutions, hidden tests "
-                            f"or answers; nothing was written to {out}:\n{listing}")
+    leaks = find_leaks(staging, course_secrets(solutions)) if edition == "student" else []
+    return replace_if_clean(staging, out, leaks, "the student edition", SiteError)
+
+
+def replace_if_clean(staging, out, leaks, what, error):
+    """Put the complete staging folder in place of ``out`` -> out; or, when leaks ([(file, secret)]) were
+    found, delete it, leave ``out`` as it was and raise ``error`` listing them."""
+    if leaks:
+        shutil.rmtree(staging)
+        listing = "\n".join(f"  {p.relative_to(staging)}: {line[:80]}" for p, line in leaks[:10])
+        raise error(f"{what} would publish {len(leaks)} line(s) of solutions, hidden tests or answers; nothing "
+                    f"was written to {out}:\n{listing}")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return out
