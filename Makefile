@@ -10,7 +10,7 @@ PIP_OPTIONS ?=
 # when it answers (otherwise, e.g. offline with torch on disk, the install goes on without it).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: run test lint unit gradecheck nbval lab bench site student publish grade clean
+.PHONY: run test lint unit gradecheck nbval check-seeds lab bench site student publish grade clean
 SUBMISSIONS ?= submissions
 JOBS ?= 2
 # e.g. GRADE_OPTIONS="--scheduler tcp://host:8786" to grade on a Dask cluster
@@ -45,6 +45,11 @@ gradecheck: $(STAMP)
 nbval: $(STAMP)
 	RNNLAB_MODE=quick $(PY) -m pytest notebooks -q -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900
+
+# Every check on the course's solution for 100,000 seeds (cheap checks) or 10,000 (the others): no correct
+# answer may fail on a seed the grader can draw. About an hour on one core, most of it check_overfit's training.
+check-seeds: $(STAMP)
+	RNNLAB_CHECK_SEEDS=full $(PY) -m pytest tests/test_check_seeds.py -q -p no:cacheprovider
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)

@@ -42,8 +42,7 @@ def loss_fun(inputs, targets, hprev, params):
     xs, hs, ps = {}, {-1: np.copy(hprev)}, {}
     loss = 0.0
     for t in range(len(inputs)):
-        xs[t] = np.zeros((V, 1))
-        xs[t][inputs[t]] = 1
+        xs[t] = one_hot(inputs[t], V)
         hs[t] = np.tanh(params.Wxh @ xs[t] + params.Whh @ hs[t - 1] + params.bh)
         ps[t] = softmax(params.Why @ hs[t] + params.by)
         loss += -np.log(ps[t][targets[t], 0])

@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 
+from labutils.charlm import one_hot
+
 
 def softmax_with_temperature(logits, temperature=1.0, axis=0):
     """softmax(logits / temperature), max-subtracted. temperature must be > 0 (use greedy for the limit 0).
@@ -41,7 +43,7 @@ def sample(params, h, seed_ix, n, temperature=1.0, rng=None, greedy=False):
         softmax_with_temperature(np.zeros(1), temperature)   # validate before generating anything
     ixs, ix = [], seed_ix
     for _ in range(n):
-        h = np.tanh(params.Wxh[:, [ix]] + params.Whh @ h + params.bh)
+        h = np.tanh(params.Wxh @ one_hot(ix, params.input_size) + params.Whh @ h + params.bh)
         logits = (params.Why @ h + params.by).ravel()
         if greedy:
             ix = int(np.argmax(logits))

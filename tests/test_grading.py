@@ -187,18 +187,74 @@ ATTACKS = {
     "flood_stdout": ("import os\nfor _ in range(200):\n    os.write(1, b'x' * 2**20)\n" + WRONG_FORWARD, "failed"),
     "write_inputs": ("import glob\nfor p in glob.glob('/job/cases/*.json'):\n    open(p, 'w').write('[]')\n"
                      + WRONG_FORWARD, "error"),
-    "delegate": ("rnn_step_forward = reference.rnn_step_forward\n", "passed"),
-    "delegate_globals": ("rnn_step_forward = check_rnn_step_forward.__globals__['rnn'].rnn_step_forward\n", "passed"),
-    "delegate_vars": ("rnn_step_forward = vars(reference)['rnn_step_forward']\n", "passed"),
+    # every way into the reference finds the sandbox's stub: 0 points, status "uses reference"
+    "delegate": ("rnn_step_forward = reference.rnn_step_forward\n", "uses reference"),
+    "delegate_globals": ("rnn_step_forward = check_rnn_step_forward.__globals__['rnn'].rnn_step_forward\n",
+                         "uses reference"),
+    "delegate_fn_globals": ("rnn_step_forward = with_spectral_radius.__globals__['rnn_step_forward']\n",
+                            "uses reference"),
+    "delegate_vars": ("rnn_step_forward = vars(reference)['rnn_step_forward']\n", "uses reference"),
+    "delegate_dict": ("rnn_step_forward = reference.__dict__['rnn_step_forward']\n", "uses reference"),
+    "delegate_importlib": ("import importlib\n"
+                           "rnn_step_forward = importlib.import_module('lab' + 'utils.rnn').rnn_step_forward\n",
+                           "uses reference"),
     "delegate_runpy": ("import runpy\nrnn_step_forward = runpy.run_path(reference.__file__)['rnn_step_forward']\n",
-                       "passed"),
+                       "uses reference"),
+    "delegate_source": (textwrap.dedent("""
+        import ast, inspect
+        _src = open(reference.__file__).read()
+        _ns = {'np': np}
+        exec(compile(ast.Module([n for n in ast.parse(_src).body if getattr(n, 'name', '') == 'rnn_step_forward'],
+                                []), 'x', 'exec'), _ns)
+        rnn_step_forward = _ns['rnn_step_forward']
+        """), "uses reference"),
+    "delegate_reload": (textwrap.dedent("""
+        import importlib, sys
+        for _name in [m for m in sys.modules if m.startswith('lab' + 'utils')]:
+            del sys.modules[_name]
+        rnn_step_forward = importlib.import_module('lab' + 'utils.rnn').rnn_step_forward
+        """), "uses reference"),
     "delegate_when_graded": (textwrap.dedent("""
         import os
         def rnn_step_forward(x, h_prev, Wxh, Whh, bh):
             if os.path.exists('/job'):
                 return reference.rnn_step_forward(x, h_prev, Wxh, Whh, bh)
             raise NotImplementedError()
-        """), "passed"),
+        """), "uses reference"),
+    "delegate_stack": (textwrap.dedent("""
+        import inspect
+        def rnn_step_forward(x, h_prev, Wxh, Whh, bh):
+            if any('probe' in f.function for f in inspect.stack()):
+                return reference.rnn_step_forward(x, h_prev, Wxh, Whh, bh)
+            raise NotImplementedError()
+        """), "uses reference"),
+    "read_recorded_answers": (textwrap.dedent("""
+        import glob, json
+        import numpy as _np
+        def rnn_step_forward(x, h_prev, Wxh, Whh, bh):   # look for its answer in every case the grader sent
+            for path in glob.glob('/job/cases/*.npz'):    # every other check's inputs, given data and calls
+                if 'check_rnn_step_forward' in path:
+                    continue
+                arrays = _np.load(path)
+                for key in arrays.files:
+                    if arrays[key].shape == x.shape and _np.allclose(arrays[key], x):
+                        raise RuntimeError('found my inputs in ' + path)
+            h = _np.zeros((Whh.shape[0], x.shape[1]))
+            return h, (x, h_prev, Wxh, Whh, h)
+        """), "failed"),
+    "forged_executed": (textwrap.dedent("""
+        import json, os
+        _nb = json.load(open('/job/notebook.ipynb'))      # 6.6 MB of nested HTML where the feedback shows outputs
+        for _c in _nb['cells']:
+            _c['outputs'] = [{'output_type': 'display_data', 'metadata': {},
+                              'data': {'text/html': '<b>' * 550_000 + '</b>' * 550_000}}] \
+                if _c.get('metadata', {}).get('nbgrader', {}).get('grade_id') == 'rnn_step_forward' else []
+            _c['execution_count'] = None
+        os.makedirs('out', exist_ok=True)
+        with open('out/executed.ipynb', 'w') as _f:
+            json.dump(_nb, _f)
+        os.chmod('out/executed.ipynb', 0o444)           # the runner's own write of the executed notebook fails
+        """) + WRONG_FORWARD, "failed"),
     "loop": ("while True:\n    pass\n", "timeout"),
     "exit": ("import sys\nsys.exit(1)\n" + FORWARD, "error"),
     "os_exit": ("import os\nos._exit(1)\n", "kernel died"),
@@ -445,13 +501,16 @@ def test_feedback_page_runs_no_script_in_a_browser(batch, tmp_path):
 
 
 @needs_sandbox
-def test_delegation_and_copying_are_flagged_not_zeroed(batch):
+def test_delegation_gets_nothing_and_is_flagged_and_copying_is_flagged(batch):
     row = check(batch, "delegate")
-    assert row.status == "passed" and "reference.rnn_step_forward" in row.flag
+    assert row.points == 0 and "withheld" in row.reason and "reference.rnn_step_forward" in row.flag
     assert "reference" not in check(batch, "solution").flag and "labutils" not in check(batch, "solution").flag
     for student, sign in (("delegate_globals", "__globals__"), ("delegate_vars", "vars"),
                           ("delegate_runpy", "runpy"), ("delegate_when_graded", "'/job'")):
         assert sign in check(batch, student).flag, (student, check(batch, student).flag)
+    # a delegating exercise costs only its own check: the next ones run on the reference's recorded answers
+    assert check(batch, "delegate", "check_rnn_forward").status == "passed"
+    assert sum(r.points for r in batch["rows"] if r.student == "delegate") == 7 - row.max
     a, b = check(batch, "copy_a", "check_bptt"), check(batch, "copy_b", "check_bptt")
     assert "copy_b (" in a.flag and "copy_a (" in b.flag
     assert "copy_a (" in check(batch, "copy_padded", "check_bptt").flag, "dead statements and a swap hide nothing"
@@ -630,3 +689,35 @@ def test_a_killed_worker_costs_its_own_submission_only_and_an_interrupted_batch_
     second = _map(tasks, 1, None, tmp_path / "journal", fn=counting)
     assert sorted(graded) == ["bob", "killer"], "only the changed and the unfinished submissions are graded"
     assert second[0] == first[0]
+
+
+@needs_sandbox
+def test_a_forged_executed_notebook_is_shown_in_bounded_size(batch):
+    page = (batch["out"] / "feedback" / "forged_executed" / f"{NB01}.html").read_text()
+    assert len(page) < 2_000_000 and "too large to show" in page
+
+
+def _one_submission(tmp_path, text=FORWARD):
+    subs = tmp_path / "subs"
+    (subs / "ann").mkdir(parents=True)
+    (subs / "ann" / f"{NB01}.ipynb").write_text(nbformat.writes(with_cell("rnn_step_forward", text)))
+    return subs
+
+
+@needs_sandbox
+def test_the_graders_own_work_on_a_submission_has_a_memory_and_a_time_limit(tmp_path, monkeypatch):
+    """grade_task runs in a child of the worker: past GRADER_MEMORY_BYTES (its own memory, not the sandbox's)
+    or past its time, that submission gets a 'grader limit' row and the next one a fresh child."""
+    import labutils.grading.grade as g
+    subs = _one_submission(tmp_path)
+    monkeypatch.setattr(g, "GRADER_MEMORY_BYTES", 20 * 2**20)      # less than the child needs to import numpy
+    rows = grade([subs], NOTEBOOKS, tmp_path / "out1", timeout=20, secret=b"test-course-secret")
+    assert [(r.status, r.points) for r in rows] == [("grader limit", 0.0)] and "memory" in rows[0].reason
+    monkeypatch.setattr(g, "GRADER_MEMORY_BYTES", 4 * 2**30)
+    cells = len(g.assemble(solution(), {"cells": []})[0].cells)
+    monkeypatch.setattr(g, "GRADER_EXTRA_SECONDS", -(20 * cells + 120) + 1)   # one second for the whole task
+    rows = grade([subs], NOTEBOOKS, tmp_path / "out2", timeout=20, secret=b"test-course-secret")
+    assert [r.status for r in rows] == ["grader limit"] and "more than 1 s" in rows[0].reason
+    monkeypatch.setattr(g, "GRADER_EXTRA_SECONDS", 180)
+    rows = grade([subs], NOTEBOOKS, tmp_path / "out3", timeout=20, secret=b"test-course-secret")
+    assert sum(r.points for r in rows) == 7, "a fresh child grades the next submission"

@@ -35,16 +35,29 @@ def summary_markdown(rows):
     return "\n".join(lines)
 
 
+# Sizes of one output that the page shows: sanitising a few MB of nested HTML takes the grader minutes.
+MAX_TEXT_CHARS = 100_000
+MAX_IMAGE_CHARS = 4_000_000
+
+
 def _inline(text):
     """Student-influenced text for a markdown cell: escaped, and no markdown link or code syntax left."""
     return html.escape(text).replace("[", "&#91;").replace("`", "&#96;").replace("*", "&#42;").replace("_", "&#95;")
 
 
+def _capped(text, what):
+    """text, or its start and a note when it is longer than MAX_TEXT_CHARS (rendering is bounded)."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    return text[:MAX_TEXT_CHARS] + f"\n... ({len(text) - MAX_TEXT_CHARS:,} more characters of {what} not shown)"
+
+
 def _safe_output(out):
-    """A copy of an output with only harmless MIME types, or None."""
+    """A copy of an output with only harmless MIME types, each of a bounded size, or None."""
     kind = out.get("output_type")
     if kind == "stream":
-        return nbformat.v4.new_output("stream", name=str(out.get("name", "stdout")), text=_text(out.get("text", "")))
+        return nbformat.v4.new_output("stream", name=str(out.get("name", "stdout")),
+                                      text=_capped(_text(out.get("text", "")), "output"))
     if kind == "error":
         return nbformat.v4.new_output("error", ename=str(out.get("ename", ""))[:200],
                                       evalue=str(out.get("evalue", ""))[:5000],
@@ -56,6 +69,9 @@ def _safe_output(out):
             if value is None:
                 continue
             value = _text(value)
+            if len(value) > (MAX_IMAGE_CHARS if mime.startswith("image/") else MAX_TEXT_CHARS):
+                data.setdefault("text/plain", f"(a {mime} output of {len(value):,} characters, too large to show)")
+                continue
             if mime.startswith("image/"):
                 try:
                     base64.b64decode(value.replace("\n", ""), validate=True)

@@ -1,5 +1,6 @@
-"""Flags for the instructor, never automatic zeros: exercises that delegate to the labutils reference, and
-pairs of submissions whose code is the same once names and literals are stripped.
+"""Flags for the instructor: exercises that reach for the labutils reference (the sandbox holds only stubs of
+the graded notebook's references, so delegating scores 0; a flag says how it was tried), and pairs of
+submissions whose code is the same once names and literals are stripped.
 
 Everything here reads source text as data (``ast.parse``); nothing is executed.
 """
@@ -32,7 +33,7 @@ REFERENCES = {
     "greedy_decode": "labutils.nn.captioning:decode",
 }
 DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "getattr", "sys", "builtins", "vars",
-           "locals", "runpy", "inspect", "__builtins__", "__loader__", "__spec__"}
+           "locals", "runpy", "inspect", "__builtins__", "__loader__", "__spec__", "gc"}
 # Attributes that reach into another object's code or namespace (a module's functions through a function's
 # globals, a module's __dict__, a reference's file to run it again)
 INTERNALS = {"__globals__", "__dict__", "__file__", "__code__", "__closure__", "__wrapped__", "__builtins__",

@@ -36,6 +36,7 @@ from labutils.atomic import write_text
 from labutils.checkspec import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, decode
 from labutils.grading.execute import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
+from labutils.grading.stubs import WITHHELD
 
 FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "reason", "flag")
 # Any letters (a real name: Zoë, 王芳) and digits, then also . _ @ + -; no separators, controls or spaces.
@@ -170,6 +171,8 @@ def _status(err):
     ename, evalue = err
     if ename == "RuntimeError" and KERNEL_DIED in evalue:
         return "kernel died"
+    if WITHHELD in evalue:              # it called a stub of the sandbox's labutils: it delegates
+        return "uses reference"
     return STATUS.get(ename, "error")
 
 
@@ -196,7 +199,7 @@ def verdict(check, cases, results, exercise_err, probe_err, exercise):
         err = (str(errors[0].get("type", "Error"))[:100], str(errors[0].get("message", "")))
         if exercise_err is not None and exercise_err[0] != "NotImplementedError" and err[0] == "NameError":
             return _status(exercise_err), f"the exercise cell '{exercise}' raised {_short(exercise_err)}"
-        return ("not implemented" if err[0] == "NotImplementedError" else "error"), _short(err)
+        return ("not implemented" if err[0] == "NotImplementedError" else _status(err)), _short(err)
     if len(results) != len(cases) or not all("ok" in r for r in results):
         return "error", "the probe's outputs are incomplete"
     for case, result in zip(cases, results):
@@ -262,14 +265,18 @@ def grade_task(task):
                     checks[gid] = find_check(gid)
                 except (KeyError, ImportError):
                     continue
-                cases[gid] = checks[gid].cases(seed)
+                cases[gid] = grading_cases(checks[gid], check_seed(seed, gid))
                 write_data(job / "cases", gid, cases[gid])
         nbformat.write(nb, job / "notebook.ipynb")
         timeout, wall = task["timeout"], task["timeout"] * len(nb.cells) + 120
         if task["sandbox"]:
             from labutils.grading.sandbox import Sandbox
+            from labutils.grading.stubs import references_of, stubbed_package
+            stubbed = task.get("labutils_dir")
+            if not stubbed or not os.path.isdir(stubbed):       # a worker on another machine makes its own
+                stubbed = stubbed_package(references_of(source))
             outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/job", str(timeout)],
-                                    job, task["mode"], wall_seconds=wall)
+                                    job, task["mode"], wall_seconds=wall, labutils_dir=stubbed)
         else:
             (work / "scratch").mkdir()
             outcome = _run_unsandboxed(job, work / "scratch", timeout, task["mode"], wall)
@@ -391,6 +398,20 @@ def _printable(name):
     return shown if len(shown) <= 200 else f"{shown[:200]}...(+{len(shown) - 200})"
 
 
+def check_seed(seed, grade_id):
+    """Each check's own seed from the submission's: two checks never share inputs, so what one check's case
+    carries from the reference (an earlier exercise's output) is never another check's answer."""
+    digest = hashlib.sha256(f"{seed}\0{grade_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def grading_cases(check, seed):
+    """A check's cases as the sandbox gets them: with what the probe needs from the reference (``given``) and
+    the reference's recorded calls to earlier exercises (``calls``), both computed here."""
+    from labutils.checkspec import prepared, record_calls
+    return [{**prepared(check, case), "calls": record_calls(check, case)} for case in check.cases(seed)]
+
+
 def submission_seed(secret, notebook, student):
     """The seed of a submission's hidden inputs: the same for the same course secret, notebook and student
     (a regrade gives the same verdict), unpredictable without the secret, never the clock."""
@@ -425,12 +446,91 @@ def _csv_cell(value):
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _safe_task(task):
+def _guarded_task(task):
     try:
         return grade_task(task)
     except Exception as err:   # noqa: BLE001 - the grader itself must never stop the batch
         row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, "grader error", f"{type(err).__name__}: {err}")
         return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+
+
+# The grader's own work on one submission (its sandbox, reading what came back, verdicts, flags, feedback)
+# runs in a child process of the worker with these limits on top of the sandbox's, so that no submission can
+# hold a worker: memory is the child's proportional set size, time counts from the task's start.
+GRADER_MEMORY_BYTES = 4 * 2**30
+GRADER_EXTRA_SECONDS = 180            # beyond the sandbox's own wall-time limit
+_CHILD = {}
+
+
+class _GradingChild:
+    """``python -m labutils.grading.child``: grades one task at a time (a JSON line in, a JSON line out),
+    reused while it lives; killed with its sandbox at a limit, and replaced."""
+
+    def __init__(self):
+        import queue
+        import subprocess
+        import threading
+        self.proc = subprocess.Popen([sys.executable, "-m", "labutils.grading.child"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout] + [self.lines.put(None)],
+                         daemon=True).start()
+
+    def kill(self):
+        import signal
+
+        from labutils.grading.sandbox import descendants
+        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait()
+
+
+def _limit_row(task, status, reason):
+    row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, status, reason)
+    return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+
+
+def _safe_task(task):
+    """grade_task in the grading child, within GRADER_MEMORY_BYTES and the task's time -> result; a limit hit
+    or a dead child gives this submission a row and the next one a fresh child."""
+    import queue
+
+    from labutils.grading.sandbox import process_memory
+    child = _CHILD.get("child")
+    if child is None or child.proc.poll() is not None:
+        child = _CHILD["child"] = _GradingChild()
+    limit = task["timeout"] * max(1, task.get("cells", 1)) + 120 + GRADER_EXTRA_SECONDS
+    deadline = time.monotonic() + limit
+    try:
+        child.proc.stdin.write(json.dumps(task).encode() + b"\n")
+        child.proc.stdin.flush()
+    except OSError:
+        pass                                   # it died: the reader says so below
+    while True:
+        try:
+            line = child.lines.get(timeout=0.25)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            _CHILD.pop("child", None)
+            child.kill()
+            return _limit_row(task, "grader error", "the grader's process for this submission died (killed, or "
+                                                    "out of memory); the rest of the batch was graded: grade it "
+                                                    "again alone")
+        if line:
+            return json.loads(line)
+        if process_memory(child.proc.pid) > GRADER_MEMORY_BYTES:
+            _CHILD.pop("child", None)
+            child.kill()
+            return _limit_row(task, "grader limit", f"grading this submission needed more than "
+                                                    f"{GRADER_MEMORY_BYTES / 2**30:g} GiB of the grader's own memory")
+        if time.monotonic() > deadline:
+            _CHILD.pop("child", None)
+            child.kill()
+            return _limit_row(task, "grader limit", f"grading this submission took the grader more than {limit} s")
 
 
 def task_key(task):
@@ -517,6 +617,19 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
     source_paths = sorted(Path(source_dir).glob("*.ipynb"))
     sources = {p.stem: p.read_text(encoding="utf-8") for p in source_paths}
     found, problems = find_submissions(paths, set(sources), {(p.stat().st_dev, p.stat().st_ino) for p in source_paths})
+    cells = {name: len(assemble(nbformat.reads(text, as_version=4), {"cells": []})[0].cells)
+             for name, text in sources.items()}
+    # the labutils each notebook's sandboxes see: its exercises' references are stubs (made once per batch)
+    stubs_root = tempfile.TemporaryDirectory(prefix="rnnlab-grading-")
+    os.chmod(stubs_root.name, 0o755)
+    stubbed = {}
+    if sandbox:
+        from labutils.grading.stubs import references_of, write_stubbed_package
+        for name in sorted({notebook for _, notebook, _ in found}):
+            folder = Path(stubs_root.name) / name
+            folder.mkdir()
+            stubbed[name] = write_stubbed_package(references_of(nbformat.reads(sources[name], as_version=4)),
+                                                  folder)
     tasks = []
     for student, notebook, path in found:
         size = path.stat().st_size
@@ -524,12 +637,14 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
         text = path.read_bytes()[:MAX_SUBMISSION_BYTES].decode("utf-8-sig", "replace") \
             if size <= MAX_SUBMISSION_BYTES else "{too large}"
         tasks.append(dict(student=student, notebook=notebook, submission=text, source=sources[notebook],
-                          timeout=timeout, mode=mode, sandbox=sandbox,
+                          timeout=timeout, mode=mode, sandbox=sandbox, cells=cells[notebook],
+                          labutils_dir=stubbed.get(notebook),
                           seed=submission_seed(secret, notebook, student)))
     start = time.perf_counter()
     journal = None if fresh else out_dir / ".journal"
     reused = sum((journal / f"{task_key(t)}.json").exists() for t in tasks) if journal else 0
-    results = _map(tasks, jobs, scheduler, journal)    # every sandbox has ended when this returns
+    with stubs_root:
+        results = _map(tasks, jobs, scheduler, journal)    # every sandbox has ended when this returns
     rows = [Row(**r) for result in results for r in result["rows"]] + problems
     pairs = similarity({(t["student"], t["notebook"]): res["exercises"] for t, res in zip(tasks, results)})
     similar = {}

@@ -110,10 +110,8 @@ def capture(proc, limits, wall):
                    state["overflowed"], out_of_memory)
 
 
-def sandbox_memory(pid):
-    """Bytes of memory that process pid and all its descendants use together (proportional set size, so pages
-    they share count once; shared memory they map included). The sandbox's cap where no cgroup is delegated to
-    the grader: memfds are denied by the seccomp filter and every tmpfs has its own size cap."""
+def descendants(pid):
+    """The pids of every process below pid (children, their children, ...)."""
     children = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -123,19 +121,31 @@ def sandbox_memory(pid):
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    found, todo = [], list(children.get(pid, ()))
     while todo:
         current = todo.pop()
+        found.append(current)
         todo.extend(children.get(current, ()))
-        try:
-            with open(f"/proc/{current}/smaps_rollup", "rb") as f:
-                for line in f:
-                    if line.startswith(b"Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError):
-            pass
-    return total
+    return found
+
+
+def process_memory(pid):
+    """Bytes of memory process pid uses (its proportional set size: pages it shares count in part); 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def sandbox_memory(pid):
+    """Bytes of memory that process pid and all its descendants use together (proportional set size, so pages
+    they share count once; shared memory they map included). The sandbox's cap where no cgroup is delegated to
+    the grader: memfds are denied by the seccomp filter and every tmpfs has its own size cap."""
+    return sum(process_memory(p) for p in [pid, *descendants(pid)])
 
 
 def _kill(proc):
@@ -278,16 +288,21 @@ class Sandbox:
             cmd += ["--setenv", key, value]
         return cmd
 
-    def run(self, argv, job_dir, mode, wall_seconds=None, extra_env=None):
+    def run(self, argv, job_dir, mode, wall_seconds=None, extra_env=None, labutils_dir=None):
         """Run argv in a fresh sandbox with job_dir bound read-only at /job -> Outcome. Never raises for what
-        the command does."""
+        the command does. labutils_dir: a copy of the package to bind in place of the real one (the grader's,
+        with stubs for the references of the notebook it grades)."""
+        import labutils
         limits, wall = self.limits, wall_seconds or self.limits.wall_seconds
+        package = str(Path(labutils.__file__).resolve().parent)
         uid = 2_000_000 + secrets.randbelow(1_000_000) if self.root else None
         with tempfile.TemporaryDirectory(prefix="rnnlab-stage-") as stage:
             os.chmod(stage, 0o755)
             staged, mounts = [], []                       # (inside path, path bwrap binds from); (source, stage)
             for i, path in enumerate(_readable_paths()):
-                if self.root and not _reachable_by_others(path):
+                if path == package and labutils_dir is not None:
+                    staged.append((path, str(labutils_dir)))
+                elif self.root and not _reachable_by_others(path):
                     target = Path(stage) / str(i)
                     (target.mkdir if os.path.isdir(path) else target.touch)()
                     mounts.append((path, str(target)))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.checkspec import Check, expect_array, expect_tuple, kind, run_check
+from labutils.checkspec import Check, expect_array, expect_tuple, kind, lazy, run_check
 from labutils.nn.sentiment import SentimentRNN
 
 
@@ -362,7 +362,8 @@ def _phased_references():
 
 PHASED_LSTM_STEP = Check(
     "check_phased_lstm_step", ("phased_lstm_step",), _phased_cases, probe=_probe_phased, verify=_verify_phased,
-    references=_phased_references, passed="phased_lstm_step OK: h, c and k match the reference (4 sequences, 6 units)")
+    references=_phased_references, reference=lazy("labutils.nn.phased:phased_lstm_step"),
+    passed="phased_lstm_step OK: h, c and k match the reference (4 sequences, 6 units)")
 
 
 def check_phased_lstm_step(fn, seed=0):
