@@ -337,6 +337,21 @@ def replays(check, case, namespace):
             if name in replayed_names(check)}
 
 
+@contextlib.contextmanager
+def replayed_in_modules(check, case):
+    """The same recorded answers where each reference lives (in the sandbox, beside its stub), so a call
+    through the module (``phased.time_gate(...)``, as a student may call an earlier exercise's reference)
+    gets them too; any other call reaches the stub and its message."""
+    import sys
+    references = check.references() if case.get("calls") else {}
+    with contextlib.ExitStack() as stack:
+        for name, table in (case.get("calls") or {}).items():
+            if name in references and name in replayed_names(check):
+                home = sys.modules[references[name].__module__].__dict__
+                stack.enter_context(substituted(home, {name: Replay(name, table, references[name])}))
+        yield
+
+
 # The outcome of the last check of each student function (the last one a check names is the exercise it
 # checks), so that later cells use the reference while it fails (``labutils.checks.fallback``).
 OUTCOMES = weakref.WeakKeyDictionary()
