@@ -675,8 +675,12 @@ def test_a_killed_worker_costs_its_own_submission_only_and_an_interrupted_batch_
         return {"rows": [dict(student=task["student"], notebook=task["notebook"], exercise="-", points=1.0,
                               max=1.0, status="passed", reason="", flag="")], "feedback": None, "exercises": {}}
 
+    from dask.distributed import LocalCluster
     tasks = [task("ann"), task("killer"), task("bob")]
-    first = _map(tasks, 2, None, tmp_path / "journal", fn=fn)
+    # worker processes, as on a cluster (locally, each thread's grading child is what can die: the next test)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster:
+        first = _map(tasks, 2, cluster.scheduler_address, tmp_path / "journal", fn=fn)
     assert [r["rows"][0]["status"] for r in first] == ["passed", "grader error", "passed"]
     assert "ended abnormally" in first[1]["rows"][0]["reason"]
     graded = []
@@ -689,6 +693,26 @@ def test_a_killed_worker_costs_its_own_submission_only_and_an_interrupted_batch_
     second = _map(tasks, 1, None, tmp_path / "journal", fn=counting)
     assert sorted(graded) == ["bob", "killer"], "only the changed and the unfinished submissions are graded"
     assert second[0] == first[0]
+
+
+def test_a_killed_grading_child_costs_its_own_submission_only():
+    """Locally the grader's own work on a submission is a child process (what the OOM killer would pick):
+    killed mid-task, its submission gets a 'grader error' row and the next submission a fresh child."""
+    import signal
+    import threading
+
+    import labutils.grading.grade as g
+    slow = dict(student="ann", notebook=NB01, submission=nbformat.writes(with_cell("rnn_step_forward",
+                "import time\ntime.sleep(120)")), source=nbformat.writes(solution()), timeout=150, mode="quick",
+                sandbox=False, seed=7, cells=1)
+    g._CHILD.child = child = g._GradingChild()
+    threading.Timer(5.0, lambda: os.kill(child.proc.pid, signal.SIGKILL)).start()
+    row = g._safe_task(slow)["rows"][0]
+    assert row["status"] == "grader error" and "died" in row["reason"], row
+    after = g._safe_task(dict(slow, student="bob", submission="{ not json"))["rows"][0]
+    assert after["status"] == "invalid notebook", after
+    g._map([], 1, None)                            # ends this process's children
+    assert not g._CHILDREN
 
 
 @needs_sandbox

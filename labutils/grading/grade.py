@@ -24,6 +24,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -459,7 +460,8 @@ def _guarded_task(task):
 # hold a worker: memory is the child's proportional set size, time counts from the task's start.
 GRADER_MEMORY_BYTES = 4 * 2**30
 GRADER_EXTRA_SECONDS = 180            # beyond the sandbox's own wall-time limit
-_CHILD = {}
+_CHILD = threading.local()            # each worker thread's grading child
+_CHILDREN = set()                     # all of this process's, to end with the batch
 
 
 class _GradingChild:
@@ -469,12 +471,21 @@ class _GradingChild:
     def __init__(self):
         import queue
         import subprocess
-        import threading
         self.proc = subprocess.Popen([sys.executable, "-m", "labutils.grading.child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         self.lines = queue.Queue()
         threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout] + [self.lines.put(None)],
                          daemon=True).start()
+        _CHILDREN.add(self)
+
+    def close(self):
+        """End it (its standard input closed, it exits; killed if it does not within 10 s)."""
+        _CHILDREN.discard(self)
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except Exception:   # noqa: BLE001 - a child that won't go quietly is killed
+            self.kill()
 
     def kill(self):
         import signal
@@ -486,6 +497,7 @@ class _GradingChild:
             except (ProcessLookupError, PermissionError):
                 pass
         self.proc.wait()
+        _CHILDREN.discard(self)
 
 
 def _limit_row(task, status, reason):
@@ -499,9 +511,9 @@ def _safe_task(task):
     import queue
 
     from labutils.grading.sandbox import process_memory
-    child = _CHILD.get("child")
+    child = getattr(_CHILD, "child", None)
     if child is None or child.proc.poll() is not None:
-        child = _CHILD["child"] = _GradingChild()
+        child = _CHILD.child = _GradingChild()
     limit = task["timeout"] * max(1, task.get("cells", 1)) + 120 + GRADER_EXTRA_SECONDS
     deadline = time.monotonic() + limit
     try:
@@ -515,7 +527,7 @@ def _safe_task(task):
         except queue.Empty:
             line = ""
         if line is None:
-            _CHILD.pop("child", None)
+            _CHILD.child = None
             child.kill()
             return _limit_row(task, "grader error", "the grader's process for this submission died (killed, or "
                                                     "out of memory); the rest of the batch was graded: grade it "
@@ -523,12 +535,12 @@ def _safe_task(task):
         if line:
             return json.loads(line)
         if process_memory(child.proc.pid) > GRADER_MEMORY_BYTES:
-            _CHILD.pop("child", None)
+            _CHILD.child = None
             child.kill()
             return _limit_row(task, "grader limit", f"grading this submission needed more than "
                                                     f"{GRADER_MEMORY_BYTES / 2**30:g} GiB of the grader's own memory")
         if time.monotonic() > deadline:
-            _CHILD.pop("child", None)
+            _CHILD.child = None
             child.kill()
             return _limit_row(task, "grader limit", f"grading this submission took the grader more than {limit} s")
 
@@ -571,7 +583,10 @@ def _map(tasks, jobs, scheduler, journal=None, fn=None):
         import dask
         from dask.distributed import Client, LocalCluster, as_completed
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-            cluster = None if scheduler else LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+            # Locally, one worker in this process with a thread per job: each thread only supervises its
+            # grading child (_safe_task), which is where a death or a limit can happen, so worker processes
+            # would add their start-up to every batch and no safety.
+            cluster = None if scheduler else LocalCluster(n_workers=1, threads_per_worker=jobs, processes=False,
                                                           dashboard_address=None, silence_logs=50)
             try:
                 with Client(scheduler or cluster) as client:
@@ -590,6 +605,9 @@ def _map(tasks, jobs, scheduler, journal=None, fn=None):
     else:
         for i in todo:
             done[keys[i]] = _journal(journal, keys[i], fn(tasks[i]))
+    for child in list(_CHILDREN):              # this batch's (a remote worker's live as long as it does)
+        child.close()
+    _CHILD.child = None
     return [done[key] for key in keys]
 
 
