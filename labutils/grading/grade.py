@@ -10,8 +10,8 @@ messages the notebook shows. Nothing the student's code does inside the kernel (
 exception handlers, input transformers, killed processes) can turn a wrong answer into points.
 
 Only this process writes results, after every sandbox of the batch has ended: ``grades.csv`` atomically,
-``similarity.csv``, ``feedback/<student>/<notebook>.html``. Submissions fan out over local processes
-(``jobs``) or a Dask cluster (``scheduler``).
+``similarity.csv``, ``feedback/<student>/<notebook>.html``. Submissions fan out over ``jobs`` threads of
+a local Dask worker, each supervising a grading child process, or over a Dask cluster (``scheduler``).
 """
 import csv
 import hashlib
