@@ -269,7 +269,7 @@ def grade_task(task):
                 cases[gid] = grading_cases(checks[gid], check_seed(seed, gid))
                 write_data(job / "cases", gid, cases[gid])
         nbformat.write(nb, job / "notebook.ipynb")
-        timeout, wall = task["timeout"], task["timeout"] * len(nb.cells) + 120
+        timeout, wall = task["timeout"], sandbox_wall_seconds(task["timeout"], len(nb.cells))
         if task["sandbox"]:
             from labutils.grading.sandbox import Sandbox
             from labutils.grading.stubs import references_of, stubbed_package
@@ -447,12 +447,22 @@ def _csv_cell(value):
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def sandbox_wall_seconds(timeout, cells):
+    """A sandbox's wall-time limit: every cell's timeout, and 120 s to start and end."""
+    return timeout * cells + 120
+
+
+def _one_row(task, status, reason):
+    """The result of a submission that gets one row and no verdicts (the grading itself failed or was stopped)."""
+    row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, status, reason)
+    return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+
+
 def _guarded_task(task):
     try:
         return grade_task(task)
     except Exception as err:   # noqa: BLE001 - the grader itself must never stop the batch
-        row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, "grader error", f"{type(err).__name__}: {err}")
-        return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+        return _one_row(task, "grader error", f"{type(err).__name__}: {err}")
 
 
 # The grader's own work on one submission (its sandbox, reading what came back, verdicts, flags, feedback)
@@ -500,11 +510,6 @@ class _GradingChild:
         _CHILDREN.discard(self)
 
 
-def _limit_row(task, status, reason):
-    row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, status, reason)
-    return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
-
-
 def _safe_task(task):
     """grade_task in the grading child, within GRADER_MEMORY_BYTES and the task's time -> result; a limit hit
     or a dead child gives this submission a row and the next one a fresh child."""
@@ -514,35 +519,32 @@ def _safe_task(task):
     child = getattr(_CHILD, "child", None)
     if child is None or child.proc.poll() is not None:
         child = _CHILD.child = _GradingChild()
-    limit = task["timeout"] * max(1, task.get("cells", 1)) + 120 + GRADER_EXTRA_SECONDS
+    limit = sandbox_wall_seconds(task["timeout"], max(1, task.get("cells", 1))) + GRADER_EXTRA_SECONDS
     deadline = time.monotonic() + limit
     try:
         child.proc.stdin.write(json.dumps(task).encode() + b"\n")
         child.proc.stdin.flush()
     except OSError:
         pass                                   # it died: the reader says so below
-    while True:
+    stopped = None
+    while stopped is None:
         try:
             line = child.lines.get(timeout=0.25)
         except queue.Empty:
             line = ""
-        if line is None:
-            _CHILD.child = None
-            child.kill()
-            return _limit_row(task, "grader error", "the grader's process for this submission died (killed, or "
-                                                    "out of memory); the rest of the batch was graded: grade it "
-                                                    "again alone")
         if line:
             return json.loads(line)
-        if process_memory(child.proc.pid) > GRADER_MEMORY_BYTES:
-            _CHILD.child = None
-            child.kill()
-            return _limit_row(task, "grader limit", f"grading this submission needed more than "
-                                                    f"{GRADER_MEMORY_BYTES / 2**30:g} GiB of the grader's own memory")
-        if time.monotonic() > deadline:
-            _CHILD.child = None
-            child.kill()
-            return _limit_row(task, "grader limit", f"grading this submission took the grader more than {limit} s")
+        if line is None:
+            stopped = ("grader error", "the grader's process for this submission died (killed, or out of memory); "
+                                       "the rest of the batch was graded: grade it again alone")
+        elif process_memory(child.proc.pid) > GRADER_MEMORY_BYTES:
+            stopped = ("grader limit", f"grading this submission needed more than {GRADER_MEMORY_BYTES / 2**30:g} "
+                                       "GiB of the grader's own memory")
+        elif time.monotonic() > deadline:
+            stopped = ("grader limit", f"grading this submission took the grader more than {limit} s")
+    _CHILD.child = None
+    child.kill()
+    return _one_row(task, *stopped)
 
 
 def task_key(task):
@@ -555,10 +557,8 @@ def task_key(task):
 
 def _lost(task, err):
     """The row of a submission whose grading task died (its worker killed: out of memory, a crash)."""
-    row = Row(task["student"], task["notebook"], "-", 0.0, 0.0, "grader error",
-              f"the grading of this submission ended abnormally ({type(err).__name__}); the rest of the batch "
-              "was graded: grade it again alone")
-    return {"rows": [asdict(row)], "feedback": None, "exercises": {}}
+    return _one_row(task, "grader error", f"the grading of this submission ended abnormally ({type(err).__name__}); "
+                                          "the rest of the batch was graded: grade it again alone")
 
 
 def _map(tasks, jobs, scheduler, journal=None, fn=None):
@@ -634,9 +634,9 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
     secret = course_secret() if secret is None else secret
     source_paths = sorted(Path(source_dir).glob("*.ipynb"))
     sources = {p.stem: p.read_text(encoding="utf-8") for p in source_paths}
+    source_nbs = {name: nbformat.reads(text, as_version=4) for name, text in sources.items()}
     found, problems = find_submissions(paths, set(sources), {(p.stat().st_dev, p.stat().st_ino) for p in source_paths})
-    cells = {name: len(assemble(nbformat.reads(text, as_version=4), {"cells": []})[0].cells)
-             for name, text in sources.items()}
+    cells = {name: len(assemble(nb, {"cells": []})[0].cells) for name, nb in source_nbs.items()}
     # the labutils each notebook's sandboxes see: its exercises' references are stubs (made once per batch)
     stubs_root = tempfile.TemporaryDirectory(prefix="rnnlab-grading-")
     os.chmod(stubs_root.name, 0o755)
@@ -646,8 +646,7 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
         for name in sorted({notebook for _, notebook, _ in found}):
             folder = Path(stubs_root.name) / name
             folder.mkdir()
-            stubbed[name] = write_stubbed_package(references_of(nbformat.reads(sources[name], as_version=4)),
-                                                  folder)
+            stubbed[name] = write_stubbed_package(references_of(source_nbs[name]), folder)
     tasks = []
     for student, notebook, path in found:
         size = path.stat().st_size
@@ -670,9 +669,9 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
         similar.setdefault((a, notebook, exercise), []).append(f"{b} ({ratio:.2f})")
         similar.setdefault((b, notebook, exercise), []).append(f"{a} ({ratio:.2f})")
     exercise_of = {}
-    for notebook, text in sources.items():
+    for notebook, nb in source_nbs.items():
         last = None
-        for cell in nbformat.reads(text, as_version=4).cells:
+        for cell in nb.cells:
             if is_exercise(cell):
                 last = grade_meta(cell)["grade_id"]
             elif is_check(cell):
