@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from tqdm.auto import tqdm
 
 from labutils.atomic import write_text
+from labutils.execute import execute
 from labutils.results import RESULTS_ENV
 
 
@@ -23,22 +23,6 @@ def find_error(nb):
     return None, None
 
 
-class _Client(NotebookClient):
-    """A NotebookClient that shows each cell's latest printed line on the progress bar: a long cell (a training
-    grid on a slow laptop) shows that it is alive and how far it has got."""
-
-    def __init__(self, *args, bar=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._bar = bar
-
-    def output(self, outs, msg, display_id, cell_index):
-        if self._bar is not None and msg["msg_type"] == "stream":
-            lines = [line for line in msg["content"].get("text", "").splitlines() if line.strip()]
-            if lines:
-                self._bar.set_postfix_str(f"cell {cell_index}: {lines[-1][:60]}", refresh=True)
-        return super().output(outs, msg, display_id, cell_index)
-
-
 def execute_notebook(path, executed_path, results_path, mode, timeout, allow_errors=False, cwd=None):
     """Run one notebook in a fresh kernel (working directory: ``cwd``, default the notebook's folder); write the
     executed copy. allow_errors: run every cell even after one raised. -> (status, error, results, wall_s, nb)."""
@@ -46,29 +30,23 @@ def execute_notebook(path, executed_path, results_path, mode, timeout, allow_err
     results_path = Path(results_path)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.unlink(missing_ok=True)
-    env = {"RNNLAB_MODE": mode, RESULTS_ENV: str(results_path.resolve())}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)   # the kernel inherits this process's environment
+    env = {**os.environ, "RNNLAB_MODE": mode, RESULTS_ENV: str(results_path.resolve())}
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
+    # the progress bar shows each cell's latest printed line: a long cell (a training grid on a slow laptop)
+    # shows that it is alive and how far it has got
     bar = tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False)
-    client = _Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                     resources={"metadata": {"path": str(Path(cwd or path.parent).resolve())}},
-                     on_cell_executed=lambda **_: bar.update(), bar=bar)
     start = time.perf_counter()
     status, error = "ok", None
     try:
-        client.execute()
+        execute(nb, Path(cwd or path.parent).resolve(), timeout, env=env, allow_errors=allow_errors,
+                on_line=lambda cell, line: bar.set_postfix_str(f"cell {cell}: {line[:60]}", refresh=True),
+                on_cell_executed=lambda **_: bar.update())
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         status = "failed"
         cell, message = find_error(nb)
         error = {"cell": cell, "error": message or f"{type(err).__name__}: {str(err).splitlines()[0]}"}
     finally:
         bar.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     wall = time.perf_counter() - start
     write_text(executed_path, nbformat.writes(nb))
     results = json.loads(results_path.read_text()) if results_path.exists() else {}

@@ -79,7 +79,7 @@ ATTACKS = {
     "patch_probe": ("import labutils.grading.probe as p\np.probe = lambda *a, **k: None\n" + WRONG_FORWARD, "error"),
     "forge_outputs": (textwrap.dedent("""
         import numpy as _np, labutils.grading.probe as p
-        def _forge(gid, ns, cases=None, out='out'):
+        def _forge(gid, ns, notebook=None, cases=None, out='out'):
             p.write_data(out, gid, [{'ok': _np.zeros((5, 3))}] * 3)
         p.probe = _forge
         """) + WRONG_FORWARD, "failed"),
@@ -569,7 +569,7 @@ def test_the_same_tasks_run_on_a_dask_cluster(tmp_path):
 def test_the_kernel_gets_the_mode_and_the_grader_keeps_its_environment(monkeypatch, tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from labutils.grading.execute import execute
+    from labutils.execute import execute
     monkeypatch.delenv("RNNLAB_MODE", raising=False)
     nb = new_notebook(cells=[new_code_cell("import os; print(os.environ['RNNLAB_MODE'])")])
     out = execute(nb, tmp_path, env={**os.environ, "RNNLAB_MODE": "quick"})

@@ -1,5 +1,5 @@
 """The sandbox's labutils (references of the graded notebook as stubs) and the recorded answers that stand in
-for earlier exercises (checkspec.Replay). Plain functions: no sandbox needed."""
+for earlier exercises (labutils.checks.replay.Replay). Plain functions: no sandbox needed."""
 import subprocess
 import sys
 import textwrap
@@ -7,8 +7,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from labutils.checks import BPTT, LOSS_FUN, RNN_FORWARD
-from labutils.checkspec import Replay, prepared, record_calls, replays, roundtrip, run_probe
+from labutils.checks.bptt_derivation import BPTT, RNN_FORWARD
+from labutils.checks.framework import prepared, run_probe
+from labutils.checks.numpy_char_rnn import LOSS_FUN
+from labutils.checks.replay import Replay, record_calls, replays
+from labutils.checks.wire import roundtrip
 from labutils.grading.grade import check_seed, grading_cases
 from labutils.grading.stubs import WITHHELD, stub_source, write_stubbed_package
 

@@ -5,7 +5,14 @@ import functools
 import numpy as np
 import pytest
 
-from labutils import charlm, checks, rnn, sampling
+from labutils import charlm, rnn, sampling
+from labutils.checks import checks_of
+from labutils.checks.bptt_derivation import check_bptt, check_rnn_forward, check_rnn_step_backward
+from labutils.checks.framework import run_check
+
+# {grade_id: Check} of the NumPy lessons (the PyTorch ones' are read below, after torch is known to be there)
+CHECKS = {gid: c for stem in ("01_bptt_derivation", "02_numpy_char_rnn", "03_temperature_sampling",
+                              "04_snapshot_probing") for gid, c in checks_of(stem).items()}
 
 
 def step_forward_no_bias(x, h_prev, Wxh, Whh, bh):
@@ -146,9 +153,8 @@ CATALOGUE = [
 
 @pytest.mark.parametrize("grade_id,fns,phrase", CATALOGUE, ids=[f"{c[0]}-{c[1][-1].__name__}" for c in CATALOGUE])
 def test_each_mistake_gets_the_message_that_names_it(grade_id, fns, phrase):
-    from labutils.checkspec import run_check
     with pytest.raises(AssertionError) as err:
-        run_check(checks.CHECKS[grade_id], fns)
+        run_check(CHECKS[grade_id], fns)
     assert phrase in str(err.value), str(err.value)
 
 
@@ -163,12 +169,12 @@ def test_a_wrong_step_costs_only_its_own_check(capsys):
         return hs, np.einsum("vh,thn->tvn", params.Why, hs) + params.by, None
     globals()["rnn_step_forward"] = step_forward_no_bias
     try:
-        checks.check_rnn_forward(rnn_forward_calling_the_notebook_step)
+        check_rnn_forward(rnn_forward_calling_the_notebook_step)
         assert globals()["rnn_step_forward"] is step_forward_no_bias, "the student's function is put back"
     finally:
         del globals()["rnn_step_forward"]
-    checks.check_rnn_step_backward(step_forward_no_bias, rnn.rnn_step_backward)
-    checks.check_bptt(lambda xs, h0, p: rnn.rnn_forward(xs, h0, p)[:2] + (rnn.rnn_forward(xs, h0, p)[2],),
+    check_rnn_step_backward(step_forward_no_bias, rnn.rnn_step_backward)
+    check_bptt(lambda xs, h0, p: rnn.rnn_forward(xs, h0, p)[:2] + (rnn.rnn_forward(xs, h0, p)[2],),
                       rnn.rnn_backward)
 
 
@@ -182,9 +188,9 @@ def test_an_unfinished_or_crashing_step_costs_only_its_own_check(capsys):
     def rnn_step_backward(dh, cache):
         raise NotImplementedError()
     for forward in (unfinished, crashing):
-        checks.check_rnn_step_backward(forward, rnn.rnn_step_backward)
+        check_rnn_step_backward(forward, rnn.rnn_step_backward)
     with pytest.raises(NotImplementedError, match="^rnn_step_backward is not implemented"):
-        checks.check_rnn_step_backward(unfinished, rnn_step_backward)
+        check_rnn_step_backward(unfinished, rnn_step_backward)
 
 
 def test_students_never_read_about_markers_their_copy_lacks():
@@ -192,7 +198,6 @@ def test_students_never_read_about_markers_their_copy_lacks():
     unimplemented-exercise message may mention the markers."""
     import nbformat
 
-    from labutils.checkspec import run_check
     from labutils.config import PROJECT_ROOT
     from labutils.grading.release import release_notebook
     for path in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
@@ -202,7 +207,7 @@ def test_students_never_read_about_markers_their_copy_lacks():
 
     def todo(*args, **kwargs):
         raise NotImplementedError()
-    for check in checks.CHECKS.values():
+    for check in CHECKS.values():
         with pytest.raises(NotImplementedError) as err:
             run_check(check, [todo] * len(check.uses))
         assert "SOLUTION" not in str(err.value) and "# YOUR CODE HERE" in str(err.value)
@@ -222,6 +227,8 @@ def test_every_exercise_keeps_a_hint_in_the_release():
 # ---- the PyTorch notebooks ---------------------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
+NN_CHECKS = {gid: c for stem in ("05_imdb_sentiment_pytorch", "06_rnn_vs_lstm_memory", "08_phased_lstm",
+                                 "09_image_captioning") for gid, c in checks_of(stem).items()}
 
 
 def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", forget_bias=None, tanh_out=True):
@@ -312,10 +319,8 @@ NN_CATALOGUE = [
 
 @pytest.mark.parametrize("grade_id,fn,phrase", NN_CATALOGUE, ids=[f"{c[0]}-{i}" for i, c in enumerate(NN_CATALOGUE)])
 def test_each_pytorch_mistake_gets_the_message_that_names_it(grade_id, fn, phrase):
-    from labutils.checkspec import run_check
-    from labutils.nn.checks import CHECKS
     with pytest.raises(AssertionError) as err:
-        run_check(CHECKS[grade_id], [fn])
+        run_check(NN_CHECKS[grade_id], [fn])
     assert phrase in str(err.value), str(err.value)
 
 
@@ -378,18 +383,17 @@ def test_one_mistake_fails_exactly_its_own_check_cell(grade_id, fns, phrase, cap
     """The student's view: the notebook's own check cells, run in order in one namespace where every
     exercise is the solution except one typical mistake. Exactly one check cell fails, the mistake's own,
     although later exercises call the broken one (rnn_forward calls rnn_step_forward, and so on)."""
-    failing = _failing_check_cells(grade_id, fns[-1], checks.CHECKS)
+    failing = _failing_check_cells(grade_id, fns[-1], CHECKS)
     assert [cell for cell, _ in failing] == [grade_id], failing
     assert phrase in failing[0][1], failing[0][1]
 
 
 @pytest.mark.parametrize("grade_id,fn,phrase", NN_CATALOGUE, ids=[f"{c[0]}-{i}" for i, c in enumerate(NN_CATALOGUE)])
 def test_one_pytorch_mistake_fails_exactly_its_own_check_cell(grade_id, fn, phrase, capsys):
-    from labutils.nn.checks import CHECKS
     threads = torch.get_num_threads()
     torch.set_num_threads(1)     # tiny models: one thread is fastest, and immune to a busy machine
     try:
-        failing = _failing_check_cells(grade_id, fn, CHECKS)
+        failing = _failing_check_cells(grade_id, fn, NN_CHECKS)
     finally:
         torch.set_num_threads(threads)
     assert [cell for cell, _ in failing] == [grade_id], failing

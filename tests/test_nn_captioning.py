@@ -6,9 +6,10 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
+from labutils.checks import image_captioning, phased_lstm  # noqa: E402
 from labutils.data import scenes  # noqa: E402
 from labutils.data.captions import END, NULL, START, CaptionSplit, CaptionVocab, encode_captions  # noqa: E402
-from labutils.nn import captioning, checks  # noqa: E402
+from labutils.nn import captioning  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -82,32 +83,32 @@ def test_overfits_a_few_images_and_takes_features(tiny):
 
 def test_checks_accept_the_reference_and_name_mistakes():
     from labutils.nn import phased
-    checks.check_time_gate(phased.time_gate)
-    checks.check_phased_lstm_step(phased.phased_lstm_step)
-    checks.check_temporal_softmax_loss(captioning.temporal_softmax_loss)
-    checks.check_greedy_decode(lambda m, im, v, n: captioning.decode(m, im, v, n))
+    phased_lstm.check_time_gate(phased.time_gate)
+    phased_lstm.check_phased_lstm_step(phased.phased_lstm_step)
+    image_captioning.check_temporal_softmax_loss(captioning.temporal_softmax_loss)
+    image_captioning.check_greedy_decode(lambda m, im, v, n: captioning.decode(m, im, v, n))
 
     def no_leak(t, tau, s, r_on, alpha):
         return phased.time_gate(t, tau, s, r_on, 0.0)
     with pytest.raises(AssertionError, match="closed"):
-        checks.check_time_gate(no_leak)
+        phased_lstm.check_time_gate(no_leak)
 
     def swapped(x, t, h, c, cell):
         h2, c2, k = phased.phased_lstm_step(x, t, h, c, cell)
         hp, cp = (h2 - (1 - k) * h) / k, (c2 - (1 - k) * c) / k
         return (1 - k) * hp + k * h, (1 - k) * cp + k * c, k
     with pytest.raises(AssertionError, match="swapped"):
-        checks.check_phased_lstm_step(swapped)
+        phased_lstm.check_phased_lstm_step(swapped)
 
     def per_word(scores, targets, mask):
         return captioning.temporal_softmax_loss(scores, targets, mask) * len(mask) / mask.sum()
     with pytest.raises(AssertionError, match="batch size N"):
-        checks.check_temporal_softmax_loss(per_word)
+        image_captioning.check_temporal_softmax_loss(per_word)
 
     def unmasked(scores, targets, mask):
         return captioning.temporal_softmax_loss(scores, targets, torch.ones_like(mask))
     with pytest.raises(AssertionError, match="padded steps"):
-        checks.check_temporal_softmax_loss(unmasked)
+        image_captioning.check_temporal_softmax_loss(unmasked)
 
     def no_null_fill(model, images, vocab, n):
         state, words, out = model.init_state(images), torch.full((len(images),), vocab[START]), []
@@ -117,7 +118,7 @@ def test_checks_accept_the_reference_and_name_mistakes():
             out.append(words)
         return torch.stack(out, 1)
     with pytest.raises(AssertionError, match="fill with <NULL>"):
-        checks.check_greedy_decode(no_null_fill)
+        image_captioning.check_greedy_decode(no_null_fill)
 
 
 def test_pretrained_encoder_gives_standardised_features(tiny):

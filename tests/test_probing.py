@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from labutils import checks, probing
+from labutils import probing
+from labutils.checks import snapshot_probing
 from labutils.rnn import RNNParams
 
 
@@ -55,10 +56,10 @@ def test_mean_pairwise_cosine():
 
 
 def test_encode_decode_checks_accept_reference_and_reject_bugs():
-    checks.check_encode(probing.encode)
-    checks.check_decode(probing.decode)
+    snapshot_probing.check_encode(probing.encode)
+    snapshot_probing.check_decode(probing.decode)
     with pytest.raises(AssertionError, match="h after encoding"):
-        checks.check_encode(lambda p, h0, ixs: probing.encode(p, h0, ixs[:-1]))
+        snapshot_probing.check_encode(lambda p, h0, ixs: probing.encode(p, h0, ixs[:-1]))
 
 
 def test_ablation_without_random_draws_warns_nothing():

@@ -18,20 +18,6 @@ SIMILAR = 0.95          # normalised-token similarity to the labutils reference 
 COPIED = 0.85
 MIN_TOKENS = 25         # below this, correct answers look alike by necessity (one-line exercises)
 
-# exercise grade_id -> the labutils object that re-implements it ("module:name")
-REFERENCES = {
-    "rnn_step_forward": "labutils.rnn:rnn_step_forward", "rnn_step_backward": "labutils.rnn:rnn_step_backward",
-    "rnn_forward": "labutils.rnn:rnn_forward", "rnn_backward": "labutils.rnn:rnn_backward",
-    "one_hot": "labutils.charlm:one_hot", "loss_fun": "labutils.charlm:loss_fun",
-    "adagrad_update": "labutils.charlm:adagrad_update", "sample": "labutils.sampling:sample",
-    "softmax_with_temperature": "labutils.sampling:softmax_with_temperature",
-    "encode": "labutils.probing:encode", "decode": "labutils.probing:decode",
-    "sentiment_forward": "labutils.nn.sentiment:SentimentRNN", "train_one_epoch": "labutils.nn.sentiment:train_epoch",
-    "lstm_cell": "labutils.nn.lstm_cell:lstm_cell_step", "time_gate": "labutils.nn.phased:time_gate",
-    "phased_lstm_step": "labutils.nn.phased:phased_lstm_step",
-    "temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
-    "greedy_decode": "labutils.nn.captioning:decode",
-}
 DYNAMIC = {"__import__", "importlib", "exec", "eval", "compile", "globals", "getattr", "sys", "builtins", "vars",
            "locals", "runpy", "inspect", "__builtins__", "__loader__", "__spec__", "gc"}
 # Attributes that reach into another object's code or namespace (a module's functions through a function's
@@ -79,9 +65,8 @@ def ratio(a, b):
 
 
 @lru_cache(maxsize=None)
-def reference_tokens(exercise):
-    """Tokens of the labutils reference of an exercise, read from its source file (nothing imported)."""
-    target = REFERENCES.get(exercise)
+def reference_tokens(target):
+    """Tokens of a labutils reference ("module:name"), read from its source file (nothing imported)."""
     if not target:
         return ()
     module, name = target.split(":")
@@ -129,8 +114,9 @@ def _labutils_names(source_nb):
     return names
 
 
-def delegation_flags(exercise, text, source_nb):
-    """Reasons to look at an exercise: it is, calls or wraps the labutils reference, or reads like it."""
+def delegation_flags(exercise, text, source_nb, reference=None):
+    """Reasons to look at an exercise: it is, calls or wraps the labutils reference ("module:name", from its
+    lesson's ``labutils.checks`` module), or reads like it."""
     if not exercise or not text:
         return []
     if len(text) > MAX_ANALYSED_CHARS:
@@ -139,7 +125,7 @@ def delegation_flags(exercise, text, source_nb):
     if tree is None:
         return []
     reasons, aliases = [], _labutils_names(source_nb)
-    ref_name = REFERENCES.get(exercise, ":").split(":")[1]
+    ref_name = (reference or ":").split(":")[1]
     expected = _defined_name(_solution_cell(source_nb, exercise))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -167,11 +153,11 @@ def delegation_flags(exercise, text, source_nb):
                             for n in ast.walk(tree)):
         if any(isinstance(n, ast.Name) and n.id == expected and isinstance(n.ctx, ast.Store) for n in ast.walk(tree)):
             reasons.append(f"binds {expected} by assignment instead of defining it")
-    mine, ref = tokens(tree), reference_tokens(exercise)
+    mine, ref = tokens(tree), reference_tokens(reference)
     if len(mine) >= MIN_TOKENS and ref:
         to_ref, to_course = ratio(mine, list(ref)), ratio(mine, tokens(_parse(_solution_cell(source_nb, exercise))))
         if to_ref >= SIMILAR and to_ref > to_course:
-            reasons.append(f"reads like the labutils reference {REFERENCES[exercise].replace(':', '.')} "
+            reasons.append(f"reads like the labutils reference {reference.replace(':', '.')} "
                            f"(similarity {to_ref:.2f})")
     return list(dict.fromkeys(reasons))
 

@@ -34,8 +34,8 @@ import nbformat
 import numpy as np
 
 from labutils.atomic import write_text
-from labutils.checkspec import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, decode
-from labutils.grading.execute import KERNEL_DIED
+from labutils.checks.wire import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, unpack
+from labutils.execute import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
 from labutils.grading.stubs import WITHHELD
 
@@ -61,18 +61,19 @@ class Row:
     flag: str = ""
 
 
-def _probe_source(grade_id, cases):
+def _probe_source(grade_id, cases, notebook):
     return ("# grading probe: your functions on the grader's inputs\n"
-            f"from labutils.grading.probe import probe\nprobe({grade_id!r}, globals(), cases={cases!r})")
+            f"from labutils.grading.probe import probe\nprobe({grade_id!r}, globals(), {notebook!r}, cases={cases!r})")
 
 
 def _text(source):
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def assemble(source, submission, cases="/job/cases"):
+def assemble(source, submission, cases="/job/cases", notebook=None):
     """The notebook the sandbox runs -> (notebook, notes, exercises).
 
+    notebook: the lesson's file name, whose checks the probe cells run (``labutils.checks.find_check``).
     notes[grade_id] is "missing" or "duplicated" where that applies; exercises[grade_id] is the student's
     source of each exercise cell (for flags and the similarity report).
     """
@@ -106,7 +107,7 @@ def assemble(source, submission, cases="/job/cases"):
                 exercises[gid] = text
             nb.cells.append(nbformat.v4.new_code_cell(text, metadata=meta))
         elif is_check(cell):
-            probe = _probe_source(grade_meta(cell)["grade_id"], cases)
+            probe = _probe_source(grade_meta(cell)["grade_id"], cases, notebook)
             nb.cells.append(nbformat.v4.new_code_cell(probe, metadata=meta))
     return nb, notes, exercises
 
@@ -148,7 +149,7 @@ class Outputs:
                 if sum(i.file_size for i in z.infolist()) > MAX_ARRAY_BYTES + 1_000_000:
                     raise OutputError("the outputs' arrays are too large")
             with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-                results = decode(text.decode("utf-8", "replace"), arrays)
+                results = unpack(text.decode("utf-8", "replace"), arrays)
         except OutputError:
             raise
         except Exception as err:   # noqa: BLE001 - any malformed file is the submission's problem
@@ -239,8 +240,9 @@ def grade_task(task):
     (True/False). A plain function of plain data, so it runs in a local process or on a Dask worker alike;
     it never raises for a bad submission.
     """
+    from labutils.checks import find_check, references_of
     from labutils.grading.flags import delegation_flags
-    from labutils.grading.probe import find_check, write_data
+    from labutils.grading.probe import write_data
     student, notebook = task["student"], task["notebook"]
     source = nbformat.reads(task["source"], as_version=4)
     try:
@@ -253,9 +255,10 @@ def grade_task(task):
         return {"rows": [asdict(r) for r in rows], "feedback": None, "exercises": {}}
     work = Path(tempfile.mkdtemp(prefix="rnnlab-grade-"))
     job = work / "job"                               # the inputs: read-only inside the sandbox, at /job
-    nb, notes, exercises = assemble(source, submission, "/job/cases" if task["sandbox"] else str(job / "cases"))
+    nb, notes, exercises = assemble(source, submission, "/job/cases" if task["sandbox"] else str(job / "cases"),
+                                    notebook)
     seed = task["seed"]                              # the hidden inputs: the seed never enters the sandbox
-    checks, cases = {}, {}
+    checks, cases, references = {}, {}, references_of(notebook)
     try:
         os.chmod(work, 0o755)
         (job / "cases").mkdir(parents=True)
@@ -263,19 +266,20 @@ def grade_task(task):
             if is_check(cell):
                 gid = grade_meta(cell)["grade_id"]
                 try:
-                    checks[gid] = find_check(gid)
-                except (KeyError, ImportError):
+                    checks[gid] = find_check(gid, notebook)
+                except (KeyError, ImportError, ValueError):
                     continue
                 cases[gid] = grading_cases(checks[gid], check_seed(seed, gid))
                 write_data(job / "cases", gid, cases[gid])
         nbformat.write(nb, job / "notebook.ipynb")
         timeout, wall = task["timeout"], sandbox_wall_seconds(task["timeout"], len(nb.cells))
         if task["sandbox"]:
+            from labutils.checks import withheld_references
             from labutils.grading.sandbox import Sandbox
-            from labutils.grading.stubs import references_of, stubbed_package
+            from labutils.grading.stubs import stubbed_package
             stubbed = task.get("labutils_dir")
             if not stubbed or not os.path.isdir(stubbed):       # a worker on another machine makes its own
-                stubbed = stubbed_package(references_of(source))
+                stubbed = stubbed_package(withheld_references(notebook))
             outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/job", str(timeout)],
                                     job, task["mode"], wall_seconds=wall, labutils_dir=stubbed)
         else:
@@ -322,8 +326,8 @@ def grade_task(task):
                 reason = (reason + "; " if reason else "") + \
                     f"exercise cell '{exercise}' appears more than once: the last copy was graded"
             rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
-                            "; ".join(delegation_flags(exercise, exercises.get(exercise, ""),
-                                                       source))))
+                            "; ".join(delegation_flags(exercise, exercises.get(exercise, ""), source,
+                                                       references.get(exercise)))))
         from labutils.grading.feedback import feedback_html
         html = feedback_html(rows, nb, executed)
         return {"rows": [asdict(r) for r in rows], "feedback": html, "exercises": exercises}
@@ -409,7 +413,8 @@ def check_seed(seed, grade_id):
 def grading_cases(check, seed):
     """A check's cases as the sandbox gets them: with what the probe needs from the reference (``given``) and
     the reference's recorded calls to earlier exercises (``calls``), both computed here."""
-    from labutils.checkspec import prepared, record_calls
+    from labutils.checks.framework import prepared
+    from labutils.checks.replay import record_calls
     return [{**prepared(check, case), "calls": record_calls(check, case)} for case in check.cases(seed)]
 
 
@@ -642,11 +647,12 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
     os.chmod(stubs_root.name, 0o755)
     stubbed = {}
     if sandbox:
-        from labutils.grading.stubs import references_of, write_stubbed_package
+        from labutils.checks import withheld_references
+        from labutils.grading.stubs import write_stubbed_package
         for name in sorted({notebook for _, notebook, _ in found}):
             folder = Path(stubs_root.name) / name
             folder.mkdir()
-            stubbed[name] = write_stubbed_package(references_of(source_nbs[name]), folder)
+            stubbed[name] = write_stubbed_package(withheld_references(name), folder)
     tasks = []
     for student, notebook, path in found:
         size = path.stat().st_size

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from labutils.grading.execute import execute
+from labutils.execute import execute
 
 MAX_FILE_BYTES = 48 * 2**20
 
@@ -51,7 +51,7 @@ def main(argv):
     out = Path("out")
     out.mkdir(exist_ok=True)
     nb = nbformat.read(job / "notebook.ipynb", as_version=4)
-    executed = execute(nb, Path.cwd(), timeout)
+    executed = execute(nb, Path.cwd(), timeout, robust=True)
     try:
         nbformat.write(executed, out / "executed.ipynb")
     except OSError:

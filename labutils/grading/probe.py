@@ -9,32 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from labutils.checkspec import (
-    OutputError,
-    decode,
-    encode,
-    not_implemented_message,
-    plain,
-    replayed_in_modules,
-    replays,
-    run_probe,
-)
+from labutils.checks import find_check
+from labutils.checks.framework import not_implemented_message, run_probe
+from labutils.checks.replay import replayed_in_modules, replays
+from labutils.checks.wire import OutputError, pack, plain, unpack
 
 MESSAGE_LIMIT = 2000
 
 
-def find_check(grade_id):
-    """The Check for a check cell's grade_id (the NumPy checks first, so notebooks 01-04 never import torch)."""
-    from labutils.checks import CHECKS
-    if grade_id in CHECKS:
-        return CHECKS[grade_id]
-    from labutils.nn.checks import CHECKS as NN_CHECKS
-    return NN_CHECKS[grade_id]
-
-
 def write_data(folder, name, obj):
     """obj (plain data) -> folder/name.json and folder/name.npz."""
-    text, arrays = encode(obj)
+    text, arrays = pack(obj)
     np.savez(Path(folder) / f"{name}.npz", **arrays)
     (Path(folder) / f"{name}.json").write_text(text)
 
@@ -42,7 +27,7 @@ def write_data(folder, name, obj):
 def read_data(folder, name):
     """Trusted inputs written by write_data (the grader reads untrusted outputs with labutils.grading.verdict)."""
     with np.load(Path(folder) / f"{name}.npz", allow_pickle=False) as arrays:
-        return decode((Path(folder) / f"{name}.json").read_text(), arrays)
+        return unpack((Path(folder) / f"{name}.json").read_text(), arrays)
 
 
 def _error(err, fns):
@@ -59,11 +44,12 @@ def _undefined(name):
     return undefined
 
 
-def probe(grade_id, namespace, cases="/job/cases", out="out"):
-    check = find_check(grade_id)
+def probe(grade_id, namespace, notebook, cases="/job/cases", out="out"):
+    """Run the student's functions (in namespace) on the cases of notebook's check grade_id; write the outputs."""
+    check = find_check(grade_id, notebook)
     cases = read_data(cases, grade_id)
     # No reference runs here (this labutils has stubs for them): earlier exercises the checked function calls
-    # answer from what the grader recorded of the reference (checkspec.Replay); those the probe passes are yours.
+    # answer from what the grader recorded of the reference (checks.replay.Replay); those the probe passes are yours.
     fns = {name: namespace.get(name) or _undefined(name) for name in check.uses[:-1]}
     fns[check.uses[-1]] = namespace.get(check.uses[-1])
     missing = [name for name, fn in fns.items() if fn is None]

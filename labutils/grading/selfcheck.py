@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from labutils.grading.execute import execute
+from labutils.execute import execute
 from labutils.grading.grade import grade_task, submission_seed
 from labutils.grading.release import is_check, is_exercise, release_notebook
 
@@ -43,7 +43,8 @@ def check_notebook(path, mode="quick", timeout=900, sandbox=True):
                          if r["status"] != "passed"]
         if label == "release":
             problems += [f"empty release scores on {r['exercise']}" for r in rows if r["points"]]
-    executed = execute(release, Path(path).parent.resolve(), timeout, env={**os.environ, "RNNLAB_MODE": mode})
+    executed = execute(release, Path(path).parent.resolve(), timeout, env={**os.environ, "RNNLAB_MODE": mode},
+                       robust=True)
     for i, (src, cell) in enumerate(zip(source.cells, executed.cells)):
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
@@ -70,5 +71,5 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    from labutils.__main__ import _notebooks
-    sys.exit(main(_notebooks(sys.argv[1:])))
+    from labutils.config import lesson_notebooks
+    sys.exit(main(lesson_notebooks(sys.argv[1:])))

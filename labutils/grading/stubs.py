@@ -5,7 +5,7 @@ The flags (``labutils.grading.flags``) name the ways into a reference; this remo
 ``reference.rnn_step_forward``, ``vars(module)``, a function's ``__globals__``, ``importlib``, ``runpy`` on
 the module's file and code that behaves differently when it sees the grader all find the stub. What the
 probes need from a reference (an earlier exercise's output, the calls a checked function makes to one) the
-grader computes outside and sends in as data (``checkspec.prepared``, ``checkspec.record_calls``).
+grader computes outside and sends in as data (``checks.framework.prepared``, ``checks.replay.record_calls``).
 
 A stub raises ``RuntimeError`` with ``WITHHELD`` in its message, so a verdict can say what happened.
 """
@@ -19,9 +19,6 @@ import tempfile
 from pathlib import Path
 
 WITHHELD = "is withheld while this notebook is graded"
-# References the probes themselves need inside the sandbox (a model the check of train_one_epoch trains):
-# kept, and reaching them from an exercise cell is flagged (labutils.grading.flags).
-NEEDED_BY_PROBES = {"labutils.nn.sentiment:SentimentRNN"}
 
 
 def stub_source(text, names, module):
@@ -50,9 +47,9 @@ def stub_source(text, names, module):
 
 
 def _targets(references):
-    """{module: {name}} of "module:name" references, less those the probes need."""
+    """{module: {name}} of "module:name" references."""
     out = {}
-    for target in set(references) - NEEDED_BY_PROBES:
+    for target in set(references):
         module, name = target.split(":")
         out.setdefault(module, set()).add(name)
     return out
@@ -76,7 +73,8 @@ def write_stubbed_package(references, folder):
         text = path.read_text(encoding="utf-8")
         missing = names - {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         if missing:
-            raise LookupError(f"{module} defines no {sorted(missing)}: update labutils.grading.flags.REFERENCES")
+            raise LookupError(f"{module} defines no {sorted(missing)}: update REFERENCES in the lesson's module "
+                              "of labutils.checks")
         path.write_text(stub_source(text, names, module), encoding="utf-8")
     compileall.compile_dir(str(copy), quiet=2, workers=1)
     for top, dirs, files in os.walk(folder):
@@ -94,10 +92,3 @@ def stubbed_package(references):
     atexit.register(shutil.rmtree, root, True)
     return write_stubbed_package(references, root)
 
-
-def references_of(source_nb):
-    """The "module:name" references of the exercises of a (solution) notebook."""
-    from labutils.grading.flags import REFERENCES
-    from labutils.grading.release import grade_meta, is_exercise
-    return frozenset(REFERENCES[grade_meta(c)["grade_id"]] for c in source_nb.cells
-                     if is_exercise(c) and grade_meta(c)["grade_id"] in REFERENCES)

@@ -1,0 +1,131 @@
+"""Notebook 09's checks: the masked temporal softmax loss and greedy decoding."""
+import torch
+from torch import nn
+
+from labutils.checks.framework import Check, assert_close, expect_array, is_close, run_check
+from labutils.checks.tensors import load_weights, tensor, weights_of
+
+
+def _loss_cases(seed):
+    g = torch.Generator().manual_seed(seed)
+    cases = []
+    for N, T, V in [(3, 5, 7), (1, 1, 2), (10, 8, 4)]:
+        scores = torch.randn(N, T, V, generator=g, dtype=torch.float64)
+        targets = torch.randint(0, V, (N, T), generator=g)
+        mask = torch.rand(N, T, generator=g) > 0.3
+        mask[0, 0] = True
+        cases.append(dict(scores=scores.numpy(), targets=targets.numpy(), mask=mask.numpy(), gradient=N == 10))
+    return cases
+
+
+def _probe_loss(fns, case):
+    scores = tensor(case["scores"]).requires_grad_(case["gradient"])
+    loss = fns["temporal_softmax_loss"](scores, tensor(case["targets"]), tensor(case["mask"]))
+    if not case["gradient"]:
+        return {"loss": loss}
+    loss.backward()
+    return {"loss": loss, "grad": scores.grad}
+
+
+def _verify_loss(case, got):
+    from labutils.nn.captioning import temporal_softmax_loss
+    scores, targets, mask = tensor(case["scores"]), tensor(case["targets"]), tensor(case["mask"])
+    N, T, V = scores.shape
+    loss = torch.as_tensor(expect_array(got["loss"], "the loss"), dtype=torch.float64)
+    expected = temporal_softmax_loss(scores, targets, mask)
+    if loss.dim() != 0:
+        raise AssertionError(f"return one number (a 0-d tensor), not shape {tuple(loss.shape)}")
+    if is_close(loss, temporal_softmax_loss(scores, targets, torch.ones_like(mask))) and \
+            not mask.all() and not is_close(loss, expected):
+        raise AssertionError("the loss counts the padded steps: multiply each step's loss by the mask")
+    n_real = mask.sum()
+    if is_close(loss, expected * N / n_real) and N != n_real:
+        raise AssertionError("the loss is divided by the number of real words; CS231n's convention divides by "
+                             f"the batch size N: sum over time, average over captions (here N = {N})")
+    assert_close(f"the loss ({loss.item():.6f}, expected {expected.item():.6f} for N, T, V = {N}, {T}, {V})", loss,
+                 expected, hint="-log softmax(scores)[target], times the mask, summed, divided by N")
+    if case["gradient"]:
+        grad = got.get("grad")
+        if grad is None:
+            raise AssertionError("no gradient reached the scores: build the loss from torch operations on scores")
+        grad = torch.as_tensor(expect_array(grad, "the gradient"))
+        if tuple(grad.shape) != tuple(scores.shape) or grad[~mask].abs().max() > 0:
+            raise AssertionError("no gradient may reach the scores at masked steps (and some must reach the rest): "
+                                 "build the loss from torch operations on scores")
+
+
+TEMPORAL_SOFTMAX_LOSS = Check(
+    "check_temporal_softmax_loss", ("temporal_softmax_loss",), _loss_cases, probe=_probe_loss, verify=_verify_loss,
+    passed="temporal_softmax_loss OK: matches the reference on 3 shapes; padded steps get no loss and no gradient")
+
+
+def check_temporal_softmax_loss(fn, seed=0):
+    """fn(scores (N, T, V), targets (N, T), mask (N, T)) -> scalar: masked cross-entropy summed over time / N."""
+    run_check(TEMPORAL_SOFTMAX_LOSS, [fn], seed)
+
+
+CAPTION_WORDS = ["a b c d e f"]
+
+
+CAPTIONER = dict(cell="lstm", embed_dim=8, hidden_size=16)
+
+
+def _captioner(state=None):
+    from labutils.data.captions import CaptionVocab
+    from labutils.nn.captioning import Captioner
+    vocab = CaptionVocab.build(CAPTION_WORDS)
+    model = Captioner(len(vocab), encoder=nn.Linear(5, 16), **CAPTIONER)
+    return (model if state is None else load_weights(model, state)), vocab
+
+
+def _decode_cases(seed):
+    from labutils.data.captions import END, NULL
+    torch.manual_seed(0)
+    model, vocab = _captioner()
+    with torch.no_grad():                           # (seed 0) some captions end at steps 0-2, the rest run to 9
+        model.head.weight.mul_(4)
+        model.head.bias[vocab[END]] += 0.2
+        model.head.bias[vocab[NULL]] -= 5           # a trained model never predicts <NULL>
+    images = 3 * torch.randn(12, 5, generator=torch.Generator().manual_seed(seed))
+    return [dict(model=weights_of(model), images=images.numpy(), max_length=9)]
+
+
+def _probe_decode(fns, case):
+    model, vocab = _captioner(case["model"])
+    with torch.no_grad():
+        return fns["greedy_decode"](model, tensor(case["images"]), vocab, case["max_length"])
+
+
+def _verify_decode(case, got):
+    from labutils.data.captions import END
+    from labutils.nn.captioning import decode
+    model, vocab = _captioner(case["model"])
+    expected = decode(model, tensor(case["images"]), vocab, max_length=case["max_length"])
+    got = torch.as_tensor(expect_array(got, "the captions"))
+    if tuple(got.shape) != (12, 9):
+        raise AssertionError(f"return (N, max_length) = (12, 9) word ids, not {tuple(got.shape)}; "
+                             "the output does not include <START>")
+    bad = (got != expected).any(dim=1).nonzero()[:, 0].tolist()
+    if bad:
+        i = bad[0]
+        first = int((got[i] != expected[i]).nonzero()[0, 0])
+        hint = ("after <END>, fill with <NULL> (id 0)" if vocab[END] in expected[i, :first].tolist()
+                else "feed the previous step's argmax word back in; start from <START> and model.init_state(images)")
+        raise AssertionError(f"{len(bad)} of 12 captions differ from the reference; caption {i} first at step {first}: "
+                             f"got {got[i].tolist()}, expected {expected[i].tolist()}. {hint}")
+
+
+GREEDY_DECODE = Check(
+    "check_greedy_decode", ("greedy_decode",), _decode_cases, probe=_probe_decode, verify=_verify_decode,
+    passed="greedy_decode OK: 12 captions match the reference word for word, <NULL> after <END>")
+
+
+def check_greedy_decode(fn, seed=0):
+    """fn(model, images, vocab, max_length) -> (N, max_length) word ids, against labutils' greedy decoder."""
+    run_check(GREEDY_DECODE, [fn], seed)
+
+
+CHECKS = (TEMPORAL_SOFTMAX_LOSS, GREEDY_DECODE)
+# exercise grade_id -> the labutils object that re-implements it ("module:name"): withheld while graded
+REFERENCES = {"temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
+              "greedy_decode": "labutils.nn.captioning:decode"}

@@ -1,0 +1,104 @@
+"""What the NumPy lessons' checks share (notebooks 01-04): RNNParams from a case, the gradient comparisons and
+their diagnoses, small models, and sampled indices compared step by step.
+"""
+import numpy as np
+
+from labutils import rnn
+from labutils.checks.framework import TOLERANCES, assert_close, kind
+from labutils.gradcheck import rel_error
+
+TOL = TOLERANCES["float64"]
+# Gradients are judged against the analytic reference, to TOL. The numerical gradient (central differences,
+# h = 1e-5) only explains a failure: its own error on these float64 cases reaches ~2e-7 (the reference missed
+# 1e-7 on 1 seed in 270), so a tolerance on it would fail correct code at random.
+
+def params_from(d):
+    """An RNNParams from a case's dict of arrays (copies, so a student's in-place edits stay local)."""
+    return rnn.RNNParams(**{k: np.array(v, dtype=np.float64) for k, v in d.items()})
+
+
+def as_params(got, what):
+    """The student's gradients (a dict after the round trip) as RNNParams, or an AssertionError saying why not."""
+    if not isinstance(got, dict) or set(got) != set(rnn.PARAM_NAMES):
+        raise AssertionError(f"{what} should be an RNNParams with {', '.join(rnn.PARAM_NAMES)}, not {kind(got)}")
+    try:
+        return rnn.RNNParams(**{k: np.asarray(v, dtype=np.float64) for k, v in got.items()})
+    except (ValueError, TypeError) as err:
+        raise AssertionError(f"{what}: {err}") from None
+
+
+def earlier_is_wrong(name, got, expected, fixes):
+    """AssertionError saying that an earlier exercise, not this one, is what fails."""
+    try:
+        assert_close(name, got, expected)
+    except AssertionError as err:
+        raise AssertionError(f"{fixes} cannot be checked yet: it works on what your {name.split()[0]} "
+                             f"returns, and that still fails its own check ({err}). Fix that exercise first.") from None
+
+
+def unchanged(before, after, fn_name):
+    """AssertionError if the student's function changed the parameters it was given."""
+    if isinstance(after, dict) and set(after) == set(before):
+        changed = [k for k in rnn.PARAM_NAMES if not np.array_equal(np.asarray(after[k]), before[k])]
+        if changed:
+            raise AssertionError(f"{fn_name} changed the parameters it was given ({', '.join(changed)}): the "
+                                 "gradients must be new arrays (params.zeros_like()), not params itself or a view "
+                                 "of it; grads = params makes every += below change the model")
+
+
+def no_carry(grads, without, correct, name, fn_name):
+    """AssertionError naming the missing carry when grads equal BPTT without the gradient from later steps."""
+    def same(a, b):
+        return all(rel_error(getattr(a, k), getattr(b, k)) < TOL for k in ("Wxh", "Whh", "bh"))
+    if same(grads, without) and not same(without, correct):
+        raise AssertionError(f"{fn_name} drops the gradient that flows back from later time steps: dWxh, dWhh and "
+                             f"dbh only see each step's own output. Add {name} (what step t+1 sends back to h_t) "
+                             "to dh at every step, and update it from the step's backward.")
+
+
+def bptt_without_carry(params, xs, targets, h0):
+    """The gradients a BPTT that forgets dh_next computes (every step sees only its own output)."""
+    hs, logits, (steps, _, _) = rnn.rnn_forward(xs, h0, params)
+    _, dlogits = rnn.softmax_cross_entropy(logits, targets)
+    grads = params.zeros_like()
+    for t in range(len(steps)):
+        _, _, dWxh, dWhh, dbh = rnn.rnn_step_backward(params.Why.T @ dlogits[t], steps[t])
+        grads.Wxh, grads.Whh, grads.bh = grads.Wxh + dWxh, grads.Whh + dWhh, grads.bh + dbh
+    return grads
+
+
+def wrong_gradients(mine, expected):
+    """{name: relative error} of the gradients in ``mine`` that miss the analytic reference's (TOL)."""
+    errors = {}
+    for name, e in expected.items():
+        g = np.asarray(mine[name], dtype=np.float64)
+        errors[name] = rel_error(g, e) if g.shape == np.shape(e) and np.all(np.isfinite(g)) else float("inf")
+    return {name: err for name, err in errors.items() if not err < TOL}
+
+
+def small_charlm(rng, V=5, H=4, scale=0.5):
+    params = rnn.RNNParams.init(V, H, V, rng, scale=scale)
+    return params.replace(bh=rng.standard_normal((H, 1)) * 0.1, by=rng.standard_normal((V, 1)) * 0.1)
+
+
+def sampling_cases(seed, n, seed_ix, temperatures):
+    params = small_charlm(np.random.default_rng(seed), V=6, H=5, scale=1.0)
+    h0 = np.random.default_rng(seed + 1).standard_normal((5, 1)) * 0.5
+    return [dict(params=dict(params.items()), h=h0, seed_ix=seed_ix, n=n, temperature=t, rng_seed=seed)
+            for t in temperatures]
+
+
+def sampling_args(case):
+    return (params_from(case["params"]), np.array(case["h"]), case["seed_ix"], case["n"], case["temperature"],
+            np.random.default_rng(case["rng_seed"]))
+
+
+def compare_indices(got_ixs, ref_ixs, case, hint):
+    try:
+        got_ixs = [int(i) for i in np.asarray(got_ixs).reshape(-1)]
+    except (TypeError, ValueError):
+        raise AssertionError(f"return a list of {case['n']} indices, not {kind(got_ixs)}") from None
+    if got_ixs != list(ref_ixs):
+        first = next((i for i, (a, b) in enumerate(zip(got_ixs, ref_ixs)) if a != b), min(len(got_ixs), case["n"]))
+        raise AssertionError(f"at temperature {case['temperature']}, the sampled indices differ from the reference "
+                             f"from position {first} on (got {len(got_ixs)} indices, expected {case['n']}). {hint}")

@@ -1,0 +1,104 @@
+"""Notebook 06's checks: the LSTM cell against nn.LSTMCell, and its parameter count."""
+import numpy as np
+import torch
+from torch import nn
+
+from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
+from labutils.checks.tensors import load_weights, tensor, weights_of
+
+LSTM_ARGS = ("x", "h", "c", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _lstm_cases(seed):
+    cases = []
+    for B, d, n in [(3, 4, 5), (1, 1, 1), (2, 10, 8)]:
+        torch.manual_seed(seed + B + d + n)
+        ref = nn.LSTMCell(d, n)
+        x, h, c = torch.randn(B, d), torch.randn(B, n), torch.randn(B, n)
+        cases.append(dict(x=x.numpy(), h=h.numpy(), c=c.numpy(), **weights_of(ref)))
+    return cases
+
+
+def _probe_lstm_cell(fns, case):
+    with torch.no_grad():
+        return fns["lstm_cell"](*(tensor(case[k]) for k in LSTM_ARGS))
+
+
+def _verify_lstm_cell(case, got):
+    got = expect_tuple(got, 2, "a tuple (h_new, c_new)")
+    d, n = case["weight_ih"].shape[1], case["weight_hh"].shape[1]
+    ref = load_weights(nn.LSTMCell(d, n), {k: case[k] for k in LSTM_ARGS[3:]})
+    with torch.no_grad():
+        h_ref, c_ref = ref(tensor(case["x"]), (tensor(case["h"]), tensor(case["c"])))
+    for name, mine, expected in (("c_new", got[1], c_ref), ("h_new", got[0], h_ref)):
+        mine = torch.as_tensor(expect_array(mine, name))
+        if tuple(mine.shape) == tuple(expected.shape) and name == "c_new" and not is_close(mine, expected):
+            _forget_bias_diagnosis(case, mine)
+        hint = ("c_new = f * c + i * g, with sigmoid on i and f and tanh on g; the gates come in the order "
+                "i, f, g, o (chunk(4, dim=1))" if name == "c_new" else "h_new = o * tanh(c_new), sigmoid on o")
+        assert_close(f"{name} (against nn.LSTMCell)", mine, expected, hint=hint)
+
+
+def _forget_bias_diagnosis(case, c_mine):
+    """AssertionError if c_new is right but for a forget-gate bias that ignores the given biases (a constant)."""
+    x, h, c = tensor(case["x"]), tensor(case["h"]), tensor(case["c"])
+    gates = x @ tensor(case["weight_ih"]).T + h @ tensor(case["weight_hh"]).T                  # without the biases
+    i, f, g, _ = gates.chunk(4, dim=1)
+    bias_i, bias_f, bias_g, _ = (tensor(case["bias_ih"]) + tensor(case["bias_hh"])).chunk(4)
+    ig = torch.sigmoid(i + bias_i) * torch.tanh(g + bias_g)
+    usable = c.abs() > 0.2
+    if usable.sum() < 2:
+        return
+    f_mine = ((c_mine - ig) / c)[usable]
+    if not bool(((f_mine > 1e-4) & (f_mine < 1 - 1e-4)).all()):
+        return
+    implied = torch.logit(f_mine) - f[usable]                       # the forget bias the student's c_new implies
+    given = bias_f.expand_as(f)[usable]
+    if implied.std() < 1e-3 and (implied - given).abs().max() > 1e-3:
+        raise AssertionError(f"c_new uses a forget-gate bias of {implied.mean().item():.3g} for every unit instead of "
+                             "bias_ih + bias_hh: take the forget gate's bias from the biases you are given (their "
+                             "second quarter), don't hard-code it; notebook 06 sets the forget bias when it builds "
+                             "the model, not in the cell")
+
+
+LSTM_CELL = Check(
+    "check_lstm_cell", ("lstm_cell",), _lstm_cases, probe=_probe_lstm_cell, verify=_verify_lstm_cell,
+    passed="lstm_cell OK: matches nn.LSTMCell with copied weights (max abs difference < 1e-6) on 3 sizes")
+
+
+def check_lstm_cell(fn, seed=0):
+    """fn(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> (h, c), against nn.LSTMCell with the same weights."""
+    run_check(LSTM_CELL, [fn], seed)
+
+
+def _param_count_cases(seed):
+    sizes = [(10, 128), (1, 1), (50, 64), (3, 7)]
+    rng = np.random.default_rng(seed)
+    sizes += [(int(d), int(n)) for d, n in rng.integers(1, 300, (2, 2))]
+    return [{"d": d, "n": n} for d, n in sizes]
+
+
+def _verify_param_count(case, got):
+    d, n = case["d"], case["n"]
+    torch_count = sum(p.numel() for p in nn.LSTM(d, n).parameters())
+    if got != 4 * (d * n + n * n + n):
+        raise AssertionError(f"lstm_param_count({d}, {n}) = {got}; count, for each of the 4 gates, the input "
+                             f"weights (d x n), the recurrent weights (n x n) and one bias (n)")
+    assert torch_count - got == 4 * n, "PyTorch keeps two bias vectors per gate (b_ih and b_hh)"
+
+
+LSTM_PARAM_COUNT = Check(
+    "check_lstm_param_count", ("lstm_param_count",), _param_count_cases,
+    probe=lambda fns, case: fns["lstm_param_count"](case["d"], case["n"]), verify=_verify_param_count,
+    passed="lstm_param_count OK: 4(dn + n^2 + n); PyTorch's count is 4n larger (two bias vectors, b_ih and b_hh)")
+
+
+def check_lstm_param_count(fn, seed=0):
+    """fn(d, n) -> parameters of one LSTM layer with one bias vector per gate: 4(dn + n^2 + n)."""
+    run_check(LSTM_PARAM_COUNT, [fn], seed)
+
+
+CHECKS = (LSTM_CELL, LSTM_PARAM_COUNT)
+# exercise grade_id -> the labutils object that re-implements it ("module:name"): withheld while graded
+REFERENCES = {"lstm_cell": "labutils.nn.lstm_cell:lstm_cell_step",
+              "lstm_param_count": "labutils.nn.lstm_cell:lstm_param_count"}

@@ -1,0 +1,53 @@
+"""Notebook 04's checks: the snapshot as an encoder (the state after reading a text) and a decoder (a sampled
+continuation).
+"""
+import numpy as np
+
+from labutils.checks.framework import Check, assert_close, run_check
+from labutils.checks.numpy_rnn import compare_indices, params_from, sampling_args, sampling_cases, small_charlm
+
+
+def _encode_cases(seed):
+    params = small_charlm(np.random.default_rng(seed), V=6, H=5, scale=1.0)
+    h0 = np.random.default_rng(seed + 1).standard_normal((5, 1)) * 0.5
+    return [dict(params=dict(params.items()), h0=h0, ixs=ixs) for ixs in ([3, 1, 4, 1, 5, 0, 2], [2], [])]
+
+
+def _verify_encode(case, got):
+    from labutils.probing import encode
+    assert_close(f"h after encoding {len(case['ixs'])} characters", got,
+                 encode(params_from(case["params"]), case["h0"], case["ixs"]),
+                 hint="h = tanh(Wxh[:, [ix]] + Whh @ h + bh) for each index in turn; an empty text returns h0.")
+
+
+ENCODE = Check(
+    "check_encode", ("encode",), _encode_cases,
+    probe=lambda fns, case: fns["encode"](params_from(case["params"]), np.array(case["h0"]), list(case["ixs"])),
+    verify=_verify_encode, passed="encode OK: matches the reference for 7, 1 and 0 priming characters")
+
+
+def check_encode(fn, seed=8):
+    """fn(params, h0, ixs) -> h (hidden_size, 1): the state after reading ixs, without sampling."""
+    run_check(ENCODE, [fn], seed)
+
+
+def _verify_decode(case, got):
+    from labutils.probing import decode
+    compare_indices(got, decode(*sampling_args(case)), case,
+                     "Feed seed_ix first, then each sampled index; draw with rng.choice(vocab_size, p=p).")
+
+
+DECODE = Check(
+    "check_decode", ("decode",), lambda seed: sampling_cases(seed, 30, 1, (1.0, 0.7)),
+    probe=lambda fns, case: list(fns["decode"](*sampling_args(case))), verify=_verify_decode,
+    passed="decode OK: the same continuation as the reference with the same generator")
+
+
+def check_decode(fn, seed=9):
+    """fn(params, h, seed_ix, n, temperature, rng) -> list of n indices."""
+    run_check(DECODE, [fn], seed)
+
+
+CHECKS = (ENCODE, DECODE)
+# exercise grade_id -> the labutils object that re-implements it ("module:name"): withheld while graded
+REFERENCES = {"encode": "labutils.probing:encode", "decode": "labutils.probing:decode"}
