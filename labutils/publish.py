@@ -22,7 +22,7 @@ from labutils import badges
 from labutils.atomic import write_text
 from labutils.config import PROJECT_ROOT
 from labutils.grading.release import release_notebook
-from labutils.site import course_secrets, find_leaks, replace_if_clean
+from labutils.leaks import course_secrets, find_leaks, replace_if_clean
 
 # What the student repository holds besides the notebooks and its own README (paths of this checkout).
 SHIPPED = ("labutils", "pyproject.toml", "environment.yml", "LICENSE", "CITATION.cff", "CHANGELOG.md", ".binder",

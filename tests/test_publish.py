@@ -15,7 +15,7 @@ import pytest
 from labutils import badges, publish
 from labutils.config import PROJECT_ROOT
 from labutils.grading.release import is_exercise
-from labutils.site import course_secrets, find_leaks
+from labutils.leaks import course_secrets, find_leaks
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REPO = "my-course/rnn-lab-2027"
