@@ -5,6 +5,7 @@ torch = pytest.importorskip("torch")
 
 from labutils.data import Vocab  # noqa: E402
 from labutils.nn import charlstm  # noqa: E402
+from labutils.nn.checkpoint import load_model, save_model  # noqa: E402
 
 
 def tiny():
@@ -43,9 +44,12 @@ def test_save_load_roundtrip_and_vocabulary_mismatch(tmp_path):
     text, vocab, data = tiny()
     model = charlstm.CharLSTM(len(vocab), 8, 16)
     path = tmp_path / "m.pt"
-    charlstm.save_charlstm(path, model, vocab, plays="test")
-    loaded, saved_vocab, extra = charlstm.load_charlstm(path, vocab)
-    assert saved_vocab == vocab and extra == {"plays": "test"}
+    save_model(path, model, vocab, plays="test")
+    loaded, saved_tokens, extra = load_model(path, charlstm.CharLSTM, vocab)
+    assert saved_tokens == vocab.chars and extra == {"plays": "test"}
     assert charlstm.cross_entropy(loaded, data) == pytest.approx(charlstm.cross_entropy(model, data))
     with pytest.raises(ValueError, match=r"vocabulary .* differs"):
-        charlstm.load_charlstm(path, Vocab.from_text(text + "z"))
+        load_model(path, charlstm.CharLSTM, Vocab.from_text(text + "z"))
+    from labutils.nn.sentiment import SentimentRNN
+    with pytest.raises(ValueError, match="holds a CharLSTM, not a SentimentRNN"):
+        load_model(path, SentimentRNN)

@@ -106,3 +106,14 @@ def test_cuda_determinism_needs_no_setup_from_the_student():
     env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_one_optimiser_factory_by_name():
+    from labutils.nn.loop import make_optimizer
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    kinds = {name: type(make_optimizer(name, params, 0.1)).__name__ for name in ("sgd", "momentum", "rmsprop", "adam")}
+    assert kinds == {"sgd": "SGD", "momentum": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}
+    assert make_optimizer("momentum", params, 0.1).defaults["momentum"] == 0.9
+    assert make_optimizer("adam", params, 0.1, weight_decay=0.1).defaults["weight_decay"] == 0.1
+    with pytest.raises(ValueError, match="one of sgd, momentum, rmsprop, adam"):
+        make_optimizer("adamw", params, 0.1)

@@ -3,15 +3,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from labutils.nn.checkpoint import load_model, save_model  # noqa: E402
 from labutils.nn.sentiment import (  # noqa: E402
     SentimentRNN,
     fit,
     last_real_step,
-    load_checkpoint,
     pad_batch,
     predict,
     reverse_padded,
-    save_checkpoint,
 )
 
 
@@ -72,7 +71,7 @@ def test_tiny_overfit_and_checkpoint_roundtrip(tmp_path):
     history = fit(model, (ids, labels), (ids, labels), max_epochs=60, lr=1e-2, batch_size=8, patience=60)
     assert history.best_metric == 1.0 and len(history.step) == history.steps // history.every
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, vocab_size=20)
-    loaded, extra = load_checkpoint(path, SentimentRNN)
-    assert extra == {"vocab_size": 20}
+    save_model(path, model, vocab_size=20)
+    loaded, tokens, extra = load_model(path, SentimentRNN)
+    assert extra == {"vocab_size": 20} and tokens is None
     np.testing.assert_allclose(predict(loaded, ids), predict(model, ids), atol=1e-6)

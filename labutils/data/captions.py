@@ -9,28 +9,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from labutils.data.vocab import Vocabulary
+
 NULL, START, END, UNK = "<NULL>", "<START>", "<END>", "<UNK>"
 SPECIALS = (NULL, START, END, UNK)   # ids 0..3; <NULL> = 0 is the padding the loss masks out
 
 
 @dataclass
-class CaptionVocab:
+class CaptionVocab(Vocabulary):
+    """Caption words: the specials, then every word sorted; an unknown word is <UNK>."""
     idx_to_word: list
+    unk = UNK
 
-    def __post_init__(self):
-        self.word_to_idx = {w: i for i, w in enumerate(self.idx_to_word)}
+    @property
+    def tokens(self):
+        return self.idx_to_word
+
+    @property
+    def word_to_idx(self):
+        return self.index
 
     @classmethod
     def build(cls, captions):
         """Specials, then every word of the captions, sorted (so ids don't depend on data order)."""
         words = {w for c in captions for w in c.split()}
         return cls(list(SPECIALS) + sorted(words - set(SPECIALS)))
-
-    def __len__(self):
-        return len(self.idx_to_word)
-
-    def __getitem__(self, word):
-        return self.word_to_idx.get(word, self.word_to_idx[UNK])
 
 
 @dataclass

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from labutils.config import asset
+from labutils.data.vocab import Vocabulary
 
 DEFAULT_PLAYS = ("coriolanus",)
 
@@ -121,9 +122,13 @@ def corpus_hash(text):
 
 
 @dataclass(frozen=True)
-class Vocab:
+class Vocab(Vocabulary):
     """A sorted character vocabulary: the same text always gives the same indices."""
     chars: tuple
+
+    @property
+    def tokens(self):
+        return self.chars
 
     @classmethod
     def from_text(cls, text):
@@ -131,12 +136,9 @@ class Vocab:
             raise ValueError("cannot build a vocabulary from empty text")
         return cls(tuple(sorted(set(text))))
 
-    def __len__(self):
-        return len(self.chars)
-
-    @cached_property
+    @property
     def char_to_ix(self):
-        return {c: i for i, c in enumerate(self.chars)}
+        return self.index
 
     @cached_property
     def ix_to_char(self):

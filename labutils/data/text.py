@@ -13,6 +13,7 @@ import numpy as np
 
 from labutils.atomic import atomic_path
 from labutils.config import cache_dir
+from labutils.data.vocab import Vocabulary
 
 PAD, UNK = "<pad>", "<unk>"
 TOKENIZER_VERSION = 1
@@ -26,9 +27,14 @@ def tokenize(text):
 
 
 @dataclass(frozen=True)
-class TextVocab:
+class TextVocab(Vocabulary):
     """Token list with '<pad>' = 0 and '<unk>' = 1, then words by falling frequency (ties alphabetical)."""
     itos: tuple
+    unk = UNK
+
+    @property
+    def tokens(self):
+        return self.itos
 
     @classmethod
     def build(cls, token_lists, min_freq=2, max_size=None):
@@ -37,12 +43,9 @@ class TextVocab:
                        key=lambda w: (-counts[w], w))
         return cls((PAD, UNK) + tuple(words[:max_size]))
 
-    def __len__(self):
-        return len(self.itos)
-
     @property
     def stoi(self):
-        return {w: i for i, w in enumerate(self.itos)}
+        return self.index
 
     def encode(self, tokens, max_len=None, stoi=None, keep="first"):
         """tokens -> int64 ids, unknown words -> 1; at most max_len, keeping the "first" or the "last" tokens."""

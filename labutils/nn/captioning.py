@@ -42,7 +42,7 @@ def pretrain_encoder(split, out_dim=256, epochs=4, batch_size=64, lr=2e-3, seed=
     rng = np.random.default_rng(seed)
     encoder = ImageEncoder(out_dim)
     encoder.head = nn.Linear(out_dim, GRID * GRID * N_CELL_CLASSES)
-    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+    opt = loop.make_optimizer("adam", encoder.parameters(), lr)
     images = torch.from_numpy(split.images)
     labels = torch.from_numpy(np.stack([cell_labels(s) for s in split.scenes]))
     losses = []
@@ -214,6 +214,6 @@ def train_captioner(model, train, epochs, val=None, batch_size=32, lr=2e-3, seed
             yield from minibatches(train, batch_size, rng)
 
     return loop.train(model, epochs_of_batches(), lambda m, b: caption_loss(m, *b),
-                      torch.optim.Adam(model.parameters(), lr=lr), epochs * per_epoch,
+                      loop.make_optimizer("adam", model.parameters(), lr), epochs * per_epoch,
                       validate=(lambda m: (evaluate_loss(m, val), math.nan)) if val is not None else None,
                       every=per_epoch, patience=patience, clip=clip)

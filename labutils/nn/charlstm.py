@@ -9,9 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.atomic import atomic_path
-from labutils.data.shakespeare import Vocab
-from labutils.nn.loop import train
+from labutils.nn.loop import make_optimizer, train
 from labutils.sampling import softmax_with_temperature
 
 
@@ -76,7 +74,7 @@ def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, c
                 samples.append((step, out))
 
     validate = (lambda m: (cross_entropy(m, val_data), math.nan)) if val_data is not None else None
-    history = train(model, chunks(), loss_fn, torch.optim.Adam(model.parameters(), lr=lr), steps, validate=validate,
+    history = train(model, chunks(), loss_fn, make_optimizer("adam", model.parameters(), lr), steps, validate=validate,
                     every=every, clip=clip, after_step=sample)
     return history, samples
 
@@ -115,24 +113,3 @@ def cross_entropy(model, data, chunk=2000):
         logits, state = model(x, state)
         total += nn.functional.cross_entropy(logits[0], y[0], reduction="sum").item()
     return total / (len(data) - 1)
-
-
-def save_charlstm(path, model, vocab, **extra):
-    """State dict, model config, vocabulary and extra plain values in one file, written atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "config": dict(model.config), "chars": list(vocab.chars),
-                    "extra": extra}, tmp)
-
-
-def load_charlstm(path, vocab=None):
-    """-> (model, vocab, extra). With ``vocab`` given, a different saved vocabulary is an error."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    saved = Vocab(tuple(blob["chars"]))
-    if vocab is not None and saved != vocab:
-        raise ValueError(f"the saved model's vocabulary ({len(saved)} chars) differs from this corpus' "
-                         f"({len(vocab)} chars; only in the model: {sorted(set(saved.chars) - set(vocab.chars))}, "
-                         f"only in the corpus: {sorted(set(vocab.chars) - set(saved.chars))}): load the corpus it was "
-                         "trained on, or train a new model")
-    model = CharLSTM(**blob["config"])
-    model.load_state_dict(blob["state_dict"])
-    return model, saved, blob["extra"]

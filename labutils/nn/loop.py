@@ -15,6 +15,22 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+# The optimisers the labs compare (notebook 06) and train with (Adam everywhere else), by name
+OPTIMIZERS = {
+    "sgd": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, weight_decay=weight_decay),
+    "momentum": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, momentum=0.9,
+                                                                 weight_decay=weight_decay),
+    "rmsprop": lambda params, lr, weight_decay: torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay),
+    "adam": lambda params, lr, weight_decay: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay),
+}
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """The optimiser called ``name`` (sgd, momentum, rmsprop, adam; PyTorch's defaults otherwise) over params."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
+    return OPTIMIZERS[name](params, lr, weight_decay)
+
 
 def choose_device():
     """CUDA when present, else CPU (every notebook runs on CPU)."""

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.nn.loop import train
+from labutils.nn.loop import make_optimizer, train
 from labutils.nn.lstm_cell import lstm_cell_step, lstm_param_count  # noqa: F401 - the references of notebook 06
 
 
@@ -73,18 +73,6 @@ def train_palindromes(cell, T, max_steps, seed=0, hidden_size=128, batch=128, lr
     with torch.no_grad():
         accuracy = (model(x).argmax(1) == y).float().mean().item()
     return accuracy, history, model
-
-
-def make_optimizer(name, params, lr):
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    raise ValueError(f"optimizer must be sgd, momentum, rmsprop or adam, not {name!r}")
 
 
 def hidden_gradient_norms(model, digits, target):

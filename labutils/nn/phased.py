@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.nn.loop import train
+from labutils.nn.loop import make_optimizer, train
 from labutils.nn.lstm_cell import lstm_cell_step
 
 
@@ -125,7 +125,7 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
     initial_tau = model.cell.tau.detach().numpy().copy() if phased else None
     batches = (frequency_task(batch, rng, steps, duration, regular=regular) for _ in range(iters))
     history = train(model, batches, lambda m, b: nn.functional.cross_entropy(m(b[0], b[1])[0], b[2]),
-                    torch.optim.Adam(model.parameters(), lr=lr), iters, every=1)
+                    make_optimizer("adam", model.parameters(), lr), iters, every=1)
     losses = history.train_loss
     values, times, labels = frequency_task(test_size, np.random.default_rng(10_000 + seed), steps, duration,
                                            regular=regular)

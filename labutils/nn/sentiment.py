@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from labutils.atomic import atomic_path
 from labutils.data.text import cached_encoding, length_buckets, pad_ids
-from labutils.nn.loop import choose_device, train
+from labutils.nn.loop import choose_device, make_optimizer, train
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -228,25 +227,11 @@ def fit(model, train_data, val_data, max_epochs=15, lr=2e-3, batch_size=128, cli
             yield from batches(ids, labels, batch_size, rng, shuffle=True, device=device)
 
     bce = nn.BCEWithLogitsLoss()
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    optimizer = make_optimizer("adam", [p for p in model.parameters() if p.requires_grad], lr, weight_decay)
     history = train(model, epochs(), lambda m, b: bce(m(b[0], b[1]), b[2]), optimizer, max_epochs * per_epoch,
                     validate=lambda m: evaluate(m, *val_data, device=device)[:2], every=per_epoch,
                     patience=patience, clip=clip, progress=progress)
     return history
-
-
-def save_checkpoint(path, model, **extra):
-    """state dict + the model's config (+ extra plain values) in one file, written atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "config": dict(model.config), "extra": extra}, tmp)
-
-
-def load_checkpoint(path, model_class=None):
-    """Rebuild a model from save_checkpoint's file (weights_only: no arbitrary code runs) -> (model, extra)."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = (model_class or SentimentRNN)(**blob["config"])
-    model.load_state_dict(blob["state_dict"])
-    return model, blob["extra"]
 
 
 def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False, pooling="last", hidden_size=64,
