@@ -33,7 +33,7 @@ run: $(STAMP)
 test: lint unit gradecheck nbval
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check --no-cache labutils tests benchmarks
+	$(VENV)/bin/ruff check --no-cache labutils tests benchmarks notebooks
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -2,8 +2,8 @@
 
 The NumPy part (everything outside ``labutils.nn``) never imports torch.
 """
-from labutils.config import MODE, set_seed
+from labutils.config import set_seed
 from labutils.results import record
 
-__all__ = ["MODE", "set_seed", "record"]
+__all__ = ["set_seed", "record"]
 __version__ = "0.1.0"

@@ -3,13 +3,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from labutils.config import build_dir, notebooks_dir
-
-
-def _notebooks(given):
-    if given:
-        return [Path(p) for p in given]
-    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+from labutils.config import build_dir, lesson_notebooks, notebooks_dir
 
 
 def main(argv=None):
@@ -73,7 +67,7 @@ def main(argv=None):
     if args.command == "publish":
         from labutils.publish import PublishError, publish
         try:
-            out = publish(args.repo, args.out or build_dir() / "publish", _notebooks([]), site=args.site)
+            out = publish(args.repo, args.out or build_dir() / "publish", lesson_notebooks([]), site=args.site)
         except (PublishError, ValueError) as err:
             print(f"publish: {err}", file=sys.stderr)
             return 1
@@ -83,7 +77,7 @@ def main(argv=None):
         from labutils.site import SiteError, build_site
         out = args.out or build_dir() / ("site" if args.edition == "student" else "site-solutions")
         try:
-            built = build_site(_notebooks(args.notebooks), out, args.edition, args.mode, args.timeout)
+            built = build_site(lesson_notebooks(args.notebooks), out, args.edition, args.mode, args.timeout)
         except SiteError as err:
             print(f"site: {err}", file=sys.stderr)
             return 1
@@ -91,7 +85,7 @@ def main(argv=None):
         return 0
     if args.command == "release":
         from labutils.grading.release import release
-        for path in release(_notebooks(args.notebooks), args.out or build_dir() / "student"):
+        for path in release(lesson_notebooks(args.notebooks), args.out or build_dir() / "student"):
             print(f"wrote {path}")
         return 0
     if args.command == "grade":
@@ -117,7 +111,7 @@ def main(argv=None):
         from labutils.runner import BuildFolderBusy, run_notebooks
         out = Path(args.out) if args.out else build_dir()
         try:
-            report = run_notebooks(_notebooks(args.notebooks), out, args.mode, args.timeout)
+            report = run_notebooks(lesson_notebooks(args.notebooks), out, args.mode, args.timeout)
         except BuildFolderBusy as err:
             print(f"run: {err}", file=sys.stderr)
             return 2

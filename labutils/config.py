@@ -19,9 +19,6 @@ def get_mode():
     return mode
 
 
-MODE = get_mode()
-
-
 def from_mode(value, mode, full, quick):
     """A budget setting: ``value`` when given (not None, e.g. papermill's -p), else the mode's default.
 
@@ -105,6 +102,13 @@ def build_dir():
 def notebooks_dir():
     """The course notebooks: ``<checkout>/notebooks``, else ``notebooks/`` in the working directory."""
     return PROJECT_ROOT / "notebooks" if IN_CHECKOUT else Path.cwd() / "notebooks"
+
+
+def lesson_notebooks(given=()):
+    """The notebooks a command works on: the paths given, else every ``NN_*.ipynb`` of notebooks_dir(), in order."""
+    if given:
+        return [Path(p) for p in given]
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def set_seed(seed=0):

@@ -24,6 +24,12 @@ DEFAULT_PATH = ASSETS / "char-rnn-snapshot.npz"
 REBUILD = "python -m labutils.snapshot train --plays coriolanus,antony-and-cleopatra,titus-andronicus"
 
 
+def char_rnn_path():
+    """Where notebook 02 saves the character RNN it trains (notebooks 03 and 07 load it)."""
+    from labutils.config import cache_dir
+    return cache_dir() / "models" / "02_char_rnn.npz"
+
+
 class SnapshotError(ValueError):
     """A snapshot that is missing, corrupt, or does not fit the data it is used with."""
 
