@@ -7,6 +7,7 @@ reference length closest to each candidate's (the shorter on a tie).
 """
 import math
 from collections import Counter
+from typing import Sequence
 
 
 def ngrams(tokens, n):
@@ -27,7 +28,8 @@ def closest_ref_length(references, hypothesis):
     return min((abs(len(r) - len(hypothesis)), len(r)) for r in references)[1]
 
 
-def corpus_bleu(list_of_references, hypotheses, max_n=4):
+def corpus_bleu(list_of_references: Sequence[Sequence[Sequence[str]]], hypotheses: Sequence[Sequence[str]],
+                max_n: int = 4) -> float:
     """BLEU-1..max_n of a corpus -> dict {n: score in [0, 1]}.
 
     list_of_references: one list of token lists per hypothesis; hypotheses: token lists.

@@ -11,6 +11,7 @@ import ctypes
 import functools
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -342,7 +343,7 @@ def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, c
                        validation)
 
 
-def hidden_states(params, data, h=None):
+def hidden_states(params: RNNParams, data: np.ndarray, h: Optional[np.ndarray] = None) -> np.ndarray:
     """Run the RNN over data (ints) from h (zeros) without sampling. -> states (len(data), hidden_size)."""
     H = params.hidden_size
     h = np.zeros(H) if h is None else np.asarray(h, dtype=np.float64).ravel()
@@ -355,7 +356,8 @@ def hidden_states(params, data, h=None):
     return states
 
 
-def cross_entropy(params, data, h=None, temperature=1.0):
+def cross_entropy(params: RNNParams, data: np.ndarray, h: Optional[np.ndarray] = None,
+                  temperature: float = 1.0) -> float:
     """Mean per-character cross-entropy (nats) of predicting data[1:] from data[:-1], one stream from h (zeros).
 
     temperature divides the logits first. -> nats per character (divide by log 2 for bits)
@@ -373,7 +375,7 @@ def cross_entropy(params, data, h=None, temperature=1.0):
     return total / (len(data) - 1)
 
 
-def unigram_cross_entropy(train_data, test_data, vocab_size):
+def unigram_cross_entropy(train_data: np.ndarray, test_data: np.ndarray, vocab_size: int) -> float:
     """Cross-entropy (nats/char) of the character frequencies of train_data on test_data (add-one smoothing)."""
     counts = np.bincount(train_data, minlength=vocab_size) + 1.0
     log_p = np.log(counts / counts.sum())

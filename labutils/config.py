@@ -2,6 +2,7 @@
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ MODES = ("full", "quick")
 REPO = "rnn-lab/rnn-lab"
 
 
-def get_mode():
+def get_mode() -> str:
     """Return ``RNNLAB_MODE`` ('full', the default, or 'quick'); anything else is an error."""
     mode = os.environ.get("RNNLAB_MODE", "full").strip().lower() or "full"
     if mode not in MODES:
@@ -19,7 +20,7 @@ def get_mode():
     return mode
 
 
-def from_mode(value, mode, full, quick):
+def from_mode(value: Any, mode: str, full: Any, quick: Any) -> Any:
     """A budget setting: ``value`` when given (not None, e.g. papermill's -p), else the mode's default.
 
     Notebooks keep ``NAME = None`` in their parameters cell and compute ``NAME = from_mode(NAME, MODE, ...)``
@@ -31,18 +32,18 @@ def from_mode(value, mode, full, quick):
         return value
     return full if mode == "full" else quick
 
-def with_given(budget, **given):
+def with_given(budget: Any, **given: Any) -> Any:
     """A budget dataclass (e.g. labutils.nn.sentiment.QUICK) with each field that was given (not None) replaced."""
     import dataclasses
     return dataclasses.replace(budget, **{k: v for k, v in given.items() if v is not None})
 
 
-def budget_changed(*given):
+def budget_changed(*given: Any) -> bool:
     """True when any budget was given (papermill -p, or typed into the parameters cell) instead of left None."""
     return any(value is not None for value in given)
 
 
-def check_result(ok, message, changed):
+def check_result(ok: bool, message: str, changed: bool) -> None:
     """The assert of a result that the mode's budget was measured to reach. With a budget changed
     (``budget_changed``) no threshold was measured, so a miss is reported instead of failing the notebook."""
     if ok:
@@ -62,7 +63,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "notebooks").is_dir()
 
 
-def asset(*parts):
+def asset(*parts: str) -> Path:
     """Path of a file the package ships, e.g. ``asset("char-rnn-snapshot.npz")``."""
     path = ASSETS.joinpath(*parts)
     if not path.exists():
@@ -71,7 +72,7 @@ def asset(*parts):
     return path
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """Where loaders keep what they build or download: ``RNNLAB_CACHE``, else ``<checkout>/data/cache`` in a
     checkout, else the user's cache folder (``~/.cache/rnnlab`` on Linux)."""
     if "RNNLAB_CACHE" in os.environ:
@@ -91,7 +92,7 @@ def mirror_dir():
     return Path(value).expanduser() if value else None
 
 
-def build_dir():
+def build_dir() -> Path:
     """``RNNLAB_BUILD``, else ``<checkout>/build``, else ``build/`` in the working directory."""
     default = PROJECT_ROOT / "build" if IN_CHECKOUT else Path.cwd() / "build"
     path = Path(os.environ.get("RNNLAB_BUILD", default))
@@ -111,7 +112,7 @@ def lesson_notebooks(given=()):
     return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
-def set_seed(seed=0):
+def set_seed(seed: int = 0) -> np.random.Generator:
     """Seed Python, NumPy's legacy global generator and (if imported) torch; return a fresh Generator."""
     random.seed(seed)
     np.random.seed(seed)

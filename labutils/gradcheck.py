@@ -1,8 +1,10 @@
 """Numerical gradients by central differences, and relative errors. Use float64."""
+from typing import Callable, Dict
+
 import numpy as np
 
 
-def rel_error(a, b):
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     """Relative error of two arrays as a whole: ||a - b|| / max(||a|| + ||b||, 1e-300).
 
     Normwise rather than element-wise, so entries that are both ~0 don't dominate with rounding noise.
@@ -13,7 +15,7 @@ def rel_error(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
 
 
-def numerical_gradient(f, x, h=1e-5):
+def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """d f / d x by central differences.
 
     f: a function of one array returning a scalar; it is called on perturbed *copies* of x,
@@ -29,7 +31,7 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 
 
-def grad_check(params, loss_fn, grads, h=1e-5):
+def grad_check(params, loss_fn: Callable, grads, h: float = 1e-5) -> Dict[str, float]:
     """Compare analytic gradients with numerical ones, parameter by parameter.
 
     params, grads: objects with ``items()`` and ``replace(**arrays)`` (e.g. RNNParams);

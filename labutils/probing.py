@@ -3,8 +3,11 @@ units make a character (':') predict a set of followers (space or newline), then
 
 Layout as in ``labutils.rnn``: h: (hidden_size, 1); batches of contexts are rows: H_after (n, hidden_size).
 """
+from typing import List
+
 import numpy as np
 
+from labutils.rnn import RNNParams
 from labutils.sampling import sample
 
 
@@ -22,7 +25,7 @@ def decode(params, h, seed_ix, n, temperature, rng):
     return ixs
 
 
-def step_rows(params, H_prev, ix, units_off=None, wxh_off=None):
+def step_rows(params: RNNParams, H_prev: np.ndarray, ix: int, units_off=None, wxh_off=None) -> np.ndarray:
     """One step from many states at once, all reading input ix, with optional ablations.
 
     H_prev: (n, hidden_size) -> H: (n, hidden_size). units_off: indices of units forced to 0 after the
@@ -37,7 +40,7 @@ def step_rows(params, H_prev, ix, units_off=None, wxh_off=None):
     return H
 
 
-def probabilities(params, H):
+def probabilities(params: RNNParams, H: np.ndarray) -> np.ndarray:
     """Next-character probabilities for states H: (n, hidden_size) -> (n, vocab_size)."""
     logits = H @ params.Why.T + params.by.ravel()
     logits -= logits.max(axis=1, keepdims=True)
@@ -45,12 +48,12 @@ def probabilities(params, H):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def mass(params, H, targets):
+def mass(params: RNNParams, H: np.ndarray, targets) -> np.ndarray:
     """P(next character in targets) for each state: (n,)."""
     return probabilities(params, H)[:, list(targets)].sum(axis=1)
 
 
-def unit_attribution(params, H, targets):
+def unit_attribution(params: RNNParams, H: np.ndarray, targets) -> np.ndarray:
     """Gradient x activation attribution of log P(targets) to each hidden unit, averaged over states.
 
     For log P(S) with P(S) = sum_{k in S} p_k, the gradient w.r.t. the logits is q - p, where q is p
@@ -65,7 +68,8 @@ def unit_attribution(params, H, targets):
     return (H * grad_h).mean(axis=0)
 
 
-def ablation_curve(params, H_prev, ix, targets, ranked_units, ks, rng, random_draws=100):
+def ablation_curve(params: RNNParams, H_prev: np.ndarray, ix: int, targets, ranked_units, ks,
+                   rng: np.random.Generator, random_draws: int = 100):
     """P(targets) after zeroing the top-k ranked units vs k random units, for each k.
 
     -> dict with "k", "top" (mean P after ablating ranked_units[:k]) and "random_mean", "random_std"
@@ -83,7 +87,7 @@ def ablation_curve(params, H_prev, ix, targets, ranked_units, ks, rng, random_dr
             "random_std": np.array(rand_std)}
 
 
-def mean_pairwise_cosine(X):
+def mean_pairwise_cosine(X: np.ndarray) -> float:
     """Mean cosine similarity between the distinct rows of X: (n, d) -> float."""
     U = X / np.linalg.norm(X, axis=1, keepdims=True)
     S = U @ U.T
@@ -91,7 +95,7 @@ def mean_pairwise_cosine(X):
     return float((S.sum() - n) / (n * (n - 1)))
 
 
-def greedy_units(params, H, targets, k):
+def greedy_units(params: RNNParams, H: np.ndarray, targets, k: int) -> List[int]:
     """Choose k units one at a time, each the one whose zeroing lowers the mean P(targets) the most.
 
     Zeroing unit j only removes h_j * Why[:, j] from the logits, so all candidates are scored at once.

@@ -4,6 +4,7 @@ import csv
 import json
 import math
 import os
+from typing import Any
 
 from labutils.atomic import write_text
 
@@ -22,7 +23,7 @@ def _plain(value):
     return value
 
 
-def record(name, value):
+def record(name: str, value: Any) -> None:
     """Record a named result; printed, and written to the file the runner names (if any). Returns value."""
     _results[name] = _plain(value)
     print(f"[result] {name} = {_results[name]}")

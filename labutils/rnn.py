@@ -13,6 +13,7 @@ Sequences stack time first: xs (T, input_size, N), hs (T, hidden_size, N), targe
 Every forward returns a cache; its backward takes the upstream gradient and that cache.
 """
 from dataclasses import dataclass, fields
+from typing import Tuple
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class RNNParams:
         return RNNParams(**{**dict(self.items()), **arrays})
 
 
-def softmax(logits, axis=0):
+def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     """Softmax along ``axis`` with the max subtracted first, so large logits don't overflow."""
     shifted = logits - np.max(logits, axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -144,7 +145,7 @@ def rnn_backward(dlogits, cache, dh_last=None):
     return grads, dh_next
 
 
-def softmax_cross_entropy(logits, targets):
+def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> Tuple[float, np.ndarray]:
     """Summed cross-entropy of softmax(logits) against integer targets.
 
     logits: (T, V, N), targets: (T, N) ints -> loss (float), dlogits (T, V, N)
@@ -171,7 +172,7 @@ def rnn_loss(params, xs, targets, h0):
     return loss, grads, hs[-1], dh0
 
 
-def hidden_gradients(Whh, hs, dh_last, activation="tanh"):
+def hidden_gradients(Whh: np.ndarray, hs: np.ndarray, dh_last: np.ndarray, activation: str = "tanh") -> np.ndarray:
     """Backpropagate dL/dh_T to every earlier state, for a loss that depends only on the last state.
 
     Whh: (H, H), hs: (T, H, N) the states h_1..h_T, dh_last: dL/dh_T (H, N).
@@ -188,7 +189,8 @@ def hidden_gradients(Whh, hs, dh_last, activation="tanh"):
     return np.stack(dhs)
 
 
-def gradient_norms_for_radius(radius, hidden_size, T, rng, activation="tanh", input_scale=1.0):
+def gradient_norms_for_radius(radius: float, hidden_size: int, T: int, rng: np.random.Generator,
+                              activation: str = "tanh", input_scale: float = 1.0) -> np.ndarray:
     """||dL/dh_{T-j}|| for j = 0..T in a random RNN whose Whh has spectral radius ``radius``.
 
     The RNN h_t = act(Whh h_{t-1} + u_t) runs on random inputs u_t ~ N(0, input_scale^2) from h_0 = 0;
@@ -206,13 +208,13 @@ def gradient_norms_for_radius(radius, hidden_size, T, rng, activation="tanh", in
     return np.linalg.norm(dhs.reshape(T + 1, -1), axis=1), Whh
 
 
-def growth_rate(norms, skip=0):
+def growth_rate(norms: np.ndarray, skip: int = 0) -> float:
     """Geometric factor per step fitted to norms[skip:] (least squares on log norms): <1 vanishes, >1 explodes."""
     j = np.arange(skip, len(norms))
     slope = np.polyfit(j, np.log(np.maximum(norms[skip:], 1e-300)), 1)[0]
     return float(np.exp(slope))
 
 
-def with_spectral_radius(W, radius):
+def with_spectral_radius(W: np.ndarray, radius: float) -> np.ndarray:
     """Rescale a square matrix so that its largest |eigenvalue| is ``radius``."""
     return W * (radius / np.max(np.abs(np.linalg.eigvals(W))))

@@ -3,13 +3,14 @@
 Layout as in ``labutils.rnn``: one sequence, h: (hidden_size, 1), logits: (vocab_size, 1).
 """
 import re
+from typing import List, Set
 
 import numpy as np
 
 from labutils.charlm import one_hot
 
 
-def softmax_with_temperature(logits, temperature=1.0, axis=0):
+def softmax_with_temperature(logits: np.ndarray, temperature: float = 1.0, axis: int = 0) -> np.ndarray:
     """softmax(logits / temperature), max-subtracted. temperature must be > 0 (use greedy for the limit 0).
 
     Low temperature sharpens the distribution towards the argmax, high temperature flattens it towards uniform.
@@ -25,7 +26,7 @@ def softmax_with_temperature(logits, temperature=1.0, axis=0):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def entropy(p, axis=0):
+def entropy(p: np.ndarray, axis: int = 0) -> np.ndarray:
     """Entropy in nats of distributions along ``axis`` (0 log 0 = 0)."""
     p = np.asarray(p, dtype=np.float64)
     return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=axis)
@@ -54,18 +55,18 @@ def sample(params, h, seed_ix, n, temperature=1.0, rng=None, greedy=False):
     return ixs, h
 
 
-def words(text):
+def words(text: str) -> List[str]:
     return re.findall(r"[A-Za-z']+", text)
 
 
-def real_word_fraction(text, lexicon):
+def real_word_fraction(text: str, lexicon: Set[str]) -> float:
     """Fraction of the words in ``text`` that occur in ``lexicon`` (a set of lower-case words); 0 if none."""
     found = [w.lower().strip("'") for w in words(text)]
     found = [w for w in found if w]
     return sum(w in lexicon for w in found) / len(found) if found else 0.0
 
 
-def repeated_ngram_rate(text, n=8):
+def repeated_ngram_rate(text: str, n: int = 8) -> float:
     """1 - distinct n-grams / n-grams: 0 for text that never repeats itself, near 1 for a loop."""
     grams = [text[i:i + n] for i in range(len(text) - n + 1)]
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0

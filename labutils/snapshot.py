@@ -12,6 +12,7 @@ import pickle
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -24,7 +25,7 @@ DEFAULT_PATH = ASSETS / "char-rnn-snapshot.npz"
 REBUILD = "python -m labutils.snapshot train --plays coriolanus,antony-and-cleopatra,titus-andronicus"
 
 
-def char_rnn_path():
+def char_rnn_path() -> Path:
     """Where notebook 02 saves the character RNN it trains (notebooks 03 and 07 load it)."""
     from labutils.config import cache_dir
     return cache_dir() / "models" / "02_char_rnn.npz"
@@ -62,7 +63,7 @@ class Snapshot:
                                 "with the same settings to use it")
 
 
-def save_snapshot(path, params, memory, vocab, **meta):
+def save_snapshot(path, params: RNNParams, memory: RNNParams, vocab: Vocab, **meta) -> Path:
     """Write a snapshot atomically. meta values must be numbers or strings.
 
     memory: the optimiser's per-parameter state, Adagrad's memory (RNNParams) or an ``charlm.AdamState``, whose
@@ -103,7 +104,7 @@ def _validate(arrays, chars, meta, source):
     return Snapshot(params, memory, Vocab(tuple(chars[i] for i in order)), meta)
 
 
-def load_snapshot(path=DEFAULT_PATH, corpus=None):
+def load_snapshot(path=DEFAULT_PATH, corpus: Optional[str] = None) -> "Snapshot":
     """Load a ``.npz`` snapshot (or a legacy course ``.pkl``); if ``corpus`` text is given, check the vocabulary."""
     path = Path(path)
     if not path.exists():

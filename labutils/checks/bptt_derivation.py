@@ -1,4 +1,6 @@
 """Notebook 01's checks: one RNN step forward and backward, the forward pass over a sequence, and BPTT."""
+from typing import Callable
+
 import numpy as np
 
 from labutils import rnn
@@ -56,7 +58,7 @@ RNN_STEP_FORWARD = Check(
     passed=f"rnn_step_forward OK (relative error < {TOL:.0e} on 3 random sizes)")
 
 
-def check_rnn_step_forward(fn, seed=0):
+def check_rnn_step_forward(fn: Callable, seed: int = 0) -> None:
     """fn(x, h_prev, Wxh, Whh, bh) -> (h, cache)."""
     run_check(RNN_STEP_FORWARD, [fn], seed)
 
@@ -121,7 +123,7 @@ RNN_STEP_BACKWARD = Check(
     passed=f"rnn_step_backward OK: all five gradients match the reference (relative error < {TOL:.0e})")
 
 
-def check_rnn_step_backward(forward_fn, backward_fn, seed=1):
+def check_rnn_step_backward(forward_fn: Callable, backward_fn: Callable, seed: int = 1) -> None:
     """backward_fn(dh, cache) -> dx, dh_prev, dWxh, dWhh, dbh, with cache from forward_fn."""
     run_check(RNN_STEP_BACKWARD, [forward_fn, backward_fn], seed)
 
@@ -154,7 +156,7 @@ RNN_FORWARD = Check(
     passed="rnn_forward OK (T = 4 and T = 1)")
 
 
-def check_rnn_forward(fn, seed=2):
+def check_rnn_forward(fn: Callable, seed: int = 2) -> None:
     """fn(xs, h0, params) -> (hs, logits, cache)."""
     run_check(RNN_FORWARD, [fn], seed)
 
@@ -240,7 +242,7 @@ BPTT = Check(
     passed=f"BPTT OK: every gradient matches the reference's (< {TOL:.0e}) for T = 5, 1, 3 and hidden size 1")
 
 
-def check_bptt(forward_fn, backward_fn, seed=3):
+def check_bptt(forward_fn: Callable, backward_fn: Callable, seed: int = 3) -> None:
     """forward_fn(xs, h0, params) -> hs, logits, cache; backward_fn(dlogits, cache) -> grads, dh0: the
     cross-entropy joins them, and every gradient is checked against the numerical gradient of the loss."""
     run_check(BPTT, [forward_fn, backward_fn], seed)

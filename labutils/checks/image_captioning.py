@@ -1,4 +1,6 @@
 """Notebook 09's checks: the masked temporal softmax loss and greedy decoding."""
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -59,7 +61,7 @@ TEMPORAL_SOFTMAX_LOSS = Check(
     passed="temporal_softmax_loss OK: matches the reference on 3 shapes; padded steps get no loss and no gradient")
 
 
-def check_temporal_softmax_loss(fn, seed=0):
+def check_temporal_softmax_loss(fn: Callable, seed: int = 0) -> None:
     """fn(scores (N, T, V), targets (N, T), mask (N, T)) -> scalar: masked cross-entropy summed over time / N."""
     run_check(TEMPORAL_SOFTMAX_LOSS, [fn], seed)
 
@@ -120,7 +122,7 @@ GREEDY_DECODE = Check(
     passed="greedy_decode OK: 12 captions match the reference word for word, <NULL> after <END>")
 
 
-def check_greedy_decode(fn, seed=0):
+def check_greedy_decode(fn: Callable, seed: int = 0) -> None:
     """fn(model, images, vocab, max_length) -> (N, max_length) word ids, against labutils' greedy decoder."""
     run_check(GREEDY_DECODE, [fn], seed)
 

@@ -1,6 +1,8 @@
 """Notebook 05's checks: the sentiment model's forward pass (the output at each review's last real token) and a
 training loop that can overfit a few dozen reviews.
 """
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -61,7 +63,7 @@ SENTIMENT_FORWARD = Check(
     passed="forward OK: one logit per review, read at each review's last real token (rnn and lstm)")
 
 
-def check_sentiment_forward(model_class, seed=0):
+def check_sentiment_forward(model_class: type, seed: int = 0) -> None:
     """model_class(vocab_size, embed_dim, hidden_size, cell) with .embedding, .rnn, .head and forward(ids, lengths)."""
     run_check(SENTIMENT_FORWARD, [model_class], seed)
 
@@ -119,7 +121,7 @@ OVERFIT = Check(
     passed="overfit OK: your training loop drives 40 reviews with random labels to 100 % training accuracy")
 
 
-def check_overfit(train_one_epoch, seed=0):
+def check_overfit(train_one_epoch: Callable, seed: int = 0) -> None:
     """A few dozen short reviews with random labels must reach 100 % training accuracy: the loop can learn at all."""
     run_check(OVERFIT, [train_one_epoch], seed)
 

@@ -1,4 +1,6 @@
 """Notebook 02's checks: one_hot, the chunk loss and its gradients (loss_fun), the Adagrad update, and sampling."""
+from typing import Callable
+
 import numpy as np
 
 from labutils.checks.framework import Check, assert_close, lazy, run_check
@@ -38,7 +40,7 @@ ONE_HOT = Check(
     passed="one_hot OK, and so Wxh @ one_hot(ix) == Wxh[:, [ix]]: the product only picks a column")
 
 
-def check_one_hot(fn, seed=0):
+def check_one_hot(fn: Callable, seed: int = 0) -> None:
     """fn(ix, vocab_size) -> (vocab_size, 1) column with a 1 at ix."""
     run_check(ONE_HOT, [fn], seed)
 
@@ -96,7 +98,7 @@ LOSS_FUN = Check(
     passed=f"loss_fun OK: loss, last state and all five gradients match (< {TOL:.0e}) for T = 6 and T = 1")
 
 
-def check_loss_fun(fn, seed=4):
+def check_loss_fun(fn: Callable, seed: int = 4) -> None:
     """fn(inputs, targets, hprev, params) -> (loss, grads, h_last): one chunk, summed loss, min-char-rnn style."""
     run_check(LOSS_FUN, [fn], seed)
 
@@ -139,7 +141,7 @@ ADAGRAD_UPDATE = Check(
     passed="adagrad_update OK: clipping at +-5, memory and parameters match the reference")
 
 
-def check_adagrad_update(fn, seed=5):
+def check_adagrad_update(fn: Callable, seed: int = 5) -> None:
     """fn(params, grads, memory, learning_rate, clip) updates params and memory in place."""
     run_check(ADAGRAD_UPDATE, [fn], seed)
 
@@ -167,7 +169,7 @@ SAMPLE = Check(
     passed="sample OK: the same indices as the reference at temperature 1 and 0.5 with the same generator")
 
 
-def check_sample(fn, seed=6):
+def check_sample(fn: Callable, seed: int = 6) -> None:
     """fn(params, h, seed_ix, n, temperature, rng) -> (ixs, h); draws with rng.choice(vocab_size, p=p)."""
     run_check(SAMPLE, [fn], seed)
 

@@ -1,4 +1,6 @@
 """Notebook 08's checks: the time gate (NumPy, worked cases and broadcasting) and one Phased LSTM step."""
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -57,7 +59,7 @@ TIME_GATE = Check(
     passed=f"time_gate OK: {len(TIME_GATE_CASES)} hand-worked cases and 30 random (t, tau, s) broadcast cases")
 
 
-def check_time_gate(fn, seed=0):
+def check_time_gate(fn: Callable, seed: int = 0) -> None:
     """fn(t, tau, shift, r_on, alpha) -> k, NumPy, element-wise with broadcasting."""
     run_check(TIME_GATE, [fn], seed)
 
@@ -116,7 +118,7 @@ PHASED_LSTM_STEP = Check(
     passed="phased_lstm_step OK: h, c and k match the reference (4 sequences, 6 units)")
 
 
-def check_phased_lstm_step(fn, seed=0):
+def check_phased_lstm_step(fn: Callable, seed: int = 0) -> None:
     """fn(x, t, h, c, cell) -> (h_new, c_new, k), against the reference on a PhasedLSTMCell."""
     run_check(PHASED_LSTM_STEP, [fn], seed)
 

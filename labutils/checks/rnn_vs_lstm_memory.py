@@ -1,4 +1,6 @@
 """Notebook 06's checks: the LSTM cell against nn.LSTMCell, and its parameter count."""
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -66,7 +68,7 @@ LSTM_CELL = Check(
     passed="lstm_cell OK: matches nn.LSTMCell with copied weights (max abs difference < 1e-6) on 3 sizes")
 
 
-def check_lstm_cell(fn, seed=0):
+def check_lstm_cell(fn: Callable, seed: int = 0) -> None:
     """fn(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> (h, c), against nn.LSTMCell with the same weights."""
     run_check(LSTM_CELL, [fn], seed)
 
@@ -93,7 +95,7 @@ LSTM_PARAM_COUNT = Check(
     passed="lstm_param_count OK: 4(dn + n^2 + n); PyTorch's count is 4n larger (two bias vectors, b_ih and b_hh)")
 
 
-def check_lstm_param_count(fn, seed=0):
+def check_lstm_param_count(fn: Callable, seed: int = 0) -> None:
     """fn(d, n) -> parameters of one LSTM layer with one bias vector per gate: 4(dn + n^2 + n)."""
     run_check(LSTM_PARAM_COUNT, [fn], seed)
 

@@ -1,6 +1,8 @@
 """Notebook 04's checks: the snapshot as an encoder (the state after reading a text) and a decoder (a sampled
 continuation).
 """
+from typing import Callable
+
 import numpy as np
 
 from labutils.checks.framework import Check, assert_close, run_check
@@ -26,7 +28,7 @@ ENCODE = Check(
     verify=_verify_encode, passed="encode OK: matches the reference for 7, 1 and 0 priming characters")
 
 
-def check_encode(fn, seed=8):
+def check_encode(fn: Callable, seed: int = 8) -> None:
     """fn(params, h0, ixs) -> h (hidden_size, 1): the state after reading ixs, without sampling."""
     run_check(ENCODE, [fn], seed)
 
@@ -43,7 +45,7 @@ DECODE = Check(
     passed="decode OK: the same continuation as the reference with the same generator")
 
 
-def check_decode(fn, seed=9):
+def check_decode(fn: Callable, seed: int = 9) -> None:
     """fn(params, h, seed_ix, n, temperature, rng) -> list of n indices."""
     run_check(DECODE, [fn], seed)
 

@@ -1,4 +1,6 @@
 """Notebook 03's check: softmax with a temperature, exact, stable for huge logits, and refusing temperature <= 0."""
+from typing import Callable
+
 import numpy as np
 
 from labutils.checks.framework import Check, assert_close, expect_array, run_check
@@ -52,7 +54,7 @@ SOFTMAX_WITH_TEMPERATURE = Check(
            "rejects temperature <= 0")
 
 
-def check_softmax_with_temperature(fn, seed=7):
+def check_softmax_with_temperature(fn: Callable, seed: int = 7) -> None:
     """fn(logits, temperature) -> probabilities along axis 0; ValueError for temperature <= 0."""
     run_check(SOFTMAX_WITH_TEMPERATURE, [fn], seed)
 

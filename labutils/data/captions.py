@@ -6,6 +6,7 @@ caption's image. ``references`` keeps every image's captions as token lists, for
 build a ``CaptionSplit`` from them and pass ``nn.Linear(D, hidden)`` as the captioner's encoder.
 """
 from dataclasses import dataclass, field
+from typing import List
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def encode_captions(texts, vocab, max_length=None):
     return out
 
 
-def decode_captions(ids, vocab):
+def decode_captions(ids: np.ndarray, vocab: "CaptionVocab") -> List[List[str]]:
     """(M, T) word ids -> M token lists: stop at <END>, skip <START> and <NULL>."""
     out = []
     for row in np.asarray(ids):

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def play_to_text(name):
     return text
 
 
-def load_corpus(plays=DEFAULT_PLAYS):
+def load_corpus(plays: Union[str, Sequence[str]] = DEFAULT_PLAYS) -> str:
     """The named plays in the classic format, concatenated with a blank line between plays."""
     plays = (plays,) if isinstance(plays, str) else tuple(plays)
     if not plays:

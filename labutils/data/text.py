@@ -8,6 +8,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import List
 
 import numpy as np
 
@@ -21,7 +22,7 @@ _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 
 
-def tokenize(text):
+def tokenize(text: str) -> List[str]:
     """Lower-case, drop HTML line breaks, split into words (with their 's, n't ...) and punctuation marks."""
     return _TOKEN.findall(_BREAK.sub(" ", text.lower()))
 

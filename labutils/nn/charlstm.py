@@ -4,11 +4,13 @@ Batch-first: inputs and targets (B, T) character indices, logits (B, T, vocab_si
 BPTT over B contiguous streams of the corpus, the state carried (and detached) from chunk to chunk.
 """
 import math
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from labutils.data.shakespeare import Vocab
 from labutils.nn.loop import make_optimizer, train
 from labutils.sampling import softmax_with_temperature
 
@@ -16,7 +18,8 @@ from labutils.sampling import softmax_with_temperature
 class CharLSTM(nn.Module):
     """Embedding -> LSTM (layers) -> linear layer over the vocabulary."""
 
-    def __init__(self, vocab_size, embed_dim=64, hidden_size=256, layers=1, dropout=0.0):
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 256, layers: int = 1,
+                 dropout: float = 0.0):
         super().__init__()
         self.config = dict(vocab_size=vocab_size, embed_dim=embed_dim, hidden_size=hidden_size, layers=layers,
                            dropout=dropout)
@@ -30,7 +33,7 @@ class CharLSTM(nn.Module):
         return self.head(out), state
 
 
-def stream_chunks(data, batch_size, seq_length):
+def stream_chunks(data: np.ndarray, batch_size: int, seq_length: int) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """(inputs, targets) chunks (B, T) walking B contiguous streams of data once, in order."""
     data = np.asarray(data)
     segment = (len(data) - 1) // batch_size
@@ -80,7 +83,8 @@ def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, c
 
 
 @torch.no_grad()
-def generate(model, vocab, prompt, n, temperature=1.0, rng=None, greedy=False):
+def generate(model: "CharLSTM", vocab: Vocab, prompt: str, n: int, temperature: float = 1.0,
+             rng: Optional[np.random.Generator] = None, greedy: bool = False) -> str:
     """Prime with ``prompt`` (str), then generate n characters -> the generated text (without the prompt)."""
     if not prompt:
         raise ValueError("give a prompt of at least one character (e.g. '\\n')")
@@ -102,7 +106,7 @@ def generate(model, vocab, prompt, n, temperature=1.0, rng=None, greedy=False):
 
 
 @torch.no_grad()
-def cross_entropy(model, data, chunk=2000):
+def cross_entropy(model: "CharLSTM", data: np.ndarray, chunk: int = 2000) -> float:
     """Mean per-character cross-entropy (nats) of data[1:] given data[:-1], one stream from a zero state."""
     model.eval()
     data = torch.from_numpy(np.asarray(data))

@@ -15,7 +15,7 @@ class Checkpoint(NamedTuple):
     extra: dict
 
 
-def save_model(path, model, vocab=None, **extra):
+def save_model(path, model: torch.nn.Module, vocab=None, **extra) -> None:
     """Write model (which has ``.config``) and vocab (a labutils Vocabulary, optional) to path, atomically."""
     with atomic_path(path) as tmp:
         torch.save({"class": type(model).__name__, "state_dict": model.state_dict(), "config": dict(model.config),

@@ -37,7 +37,7 @@ def choose_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def deterministic(threads=2):
+def deterministic(threads: int = 2) -> None:
     """Deterministic kernels and a fixed intra-op thread count.
 
     With the thread count fixed, a run gives bitwise the same numbers on one machine whatever its load or

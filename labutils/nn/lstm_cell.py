@@ -2,10 +2,13 @@
 Phased LSTM of notebook 08. Gate order follows PyTorch (input i, forget f, cell candidate g, output o), so
 weights copy across from nn.LSTM / nn.LSTMCell.
 """
+from typing import Tuple
+
 import torch
 
 
-def lstm_cell_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+def lstm_cell_step(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
+                   bias_ih: torch.Tensor, bias_hh: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """One LSTM step. x: (B, d), h, c: (B, n); weight_ih: (4n, d), weight_hh: (4n, n), biases (4n,).
 
     i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh); c' = f*c + i*g; h' = o*tanh(c') -> (h', c')

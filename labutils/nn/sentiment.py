@@ -8,6 +8,7 @@ padding never enters it. ``imdb_data`` and ``train_and_test`` are the one pipeli
 ``benchmarks/imdb_grid.py`` share.
 """
 from dataclasses import dataclass
+from typing import List
 
 import numpy as np
 import torch
@@ -126,7 +127,7 @@ FULL = Budget()
 QUICK = Budget(n_train=3000, n_val=500, n_test=2000, max_len=128, max_epochs=6, patience=2)
 
 
-def imdb_data(budget, glove_dim=50):
+def imdb_data(budget: Budget, glove_dim: int = 50):
     """The reviews, split, tokenised, encoded (cached) and the GloVe-initialised embedding matrix.
 
     -> data {"train"|"val"|"test": (list of int64 id arrays, labels (n,) int)}, vocab (TextVocab),
@@ -201,7 +202,7 @@ def evaluate(model, ids, labels, batch_size=256, device="cpu"):
     return loss, float(np.mean((p > 0.5) == labels)), p
 
 
-def confusion_matrix(labels, predictions):
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """2x2 counts: rows true (neg, pos), columns predicted (neg, pos)."""
     m = np.zeros((2, 2), dtype=np.int64)
     np.add.at(m, (np.asarray(labels, int), np.asarray(predictions, int)), 1)
@@ -258,7 +259,7 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
 
 # ---- the full grid, measured once by benchmarks/imdb_grid.py -------------------------------------------------
 
-def read_grid():
+def read_grid() -> List[dict]:
     """The measured grid (one row per configuration, in the order it ran) -> list of dicts with typed values:
     cell, layers, bidirectional, test_acc, val_acc, epochs, best_epoch, converged, seconds, commit, machine."""
     from labutils.results import read_measured
