@@ -17,7 +17,7 @@ from busy import cpu_burners
 from min_char_rnn import SEQ, min_char_rnn_loss, min_char_rnn_updates
 from threadpoolctl import threadpool_limits
 
-from labutils.charlm import batch_loss_fun, train
+from labutils.charlm import TrainSettings, batch_loss_fun, train
 from labutils.data import Vocab, load_corpus
 from labutils.gradcheck import rel_error
 from labutils.rnn import RNNParams
@@ -36,10 +36,12 @@ def loop_speed(data, V, H, seconds):
 
 
 def fast_speed(data, V, H, seconds, threads=1):
-    """Characters per second of labutils.charlm.train (128 float32 streams) with ``threads`` BLAS threads."""
-    options = dict(hidden_size=H, batch_size=STREAMS, dtype=np.float32, progress=False, threads=threads)
-    train(data, V, iterations=20, **options)        # warm-up
-    return train(data, V, time_budget=seconds, **options).chars_per_second
+    """Characters per second of labutils.charlm.train (128 float32 streams) with ``threads`` BLAS threads, over
+    about ``seconds``: training is bounded by updates, so the warm-up's speed sets how many."""
+    settings = TrainSettings(hidden_size=H, batch_size=STREAMS, dtype=np.float32, threads=threads)
+    warm = train(data, V, settings, 20, progress=False)
+    updates = max(20, int(seconds * warm.chars_per_second / (settings.seq_length * STREAMS)))
+    return train(data, V, settings, updates, progress=False).chars_per_second
 
 
 def same_gradients(data, V, H):

@@ -52,7 +52,24 @@ def main(argv=None):
     bdg = sub.add_parser("badges", help="point every notebook's Colab badge and setup cell at a repository")
     bdg.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting, labutils/config.py REPO)")
 
+    new = sub.add_parser("new-lesson", help="write a new lesson's skeleton: its notebook, lesson module and "
+                                            "reference module (CONTRIBUTING.md's recipe)")
+    new.add_argument("name", help="NN_name, e.g. 10_parallel_scan")
+    new.add_argument("title", help="the notebook's title, e.g. 'minGRU and the parallel scan'")
+
     args = parser.parse_args(argv)
+    if args.command == "new-lesson":
+        from labutils.newlesson import new_lesson
+        try:
+            paths = new_lesson(args.name, args.title)
+        except (ValueError, FileExistsError) as err:
+            print(f"new-lesson: {err}", file=sys.stderr)
+            return 2
+        for path in paths:
+            print(f"wrote {path}")
+        print("next: CONTRIBUTING.md's checklist (the exercise, its mistakes in tests/test_mistakes.py, the README "
+              "row, make test)")
+        return 0
     if args.command == "badges":
         from labutils.badges import rewrite
         try:

@@ -11,7 +11,7 @@ import ctypes
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -19,11 +19,39 @@ from tqdm.auto import tqdm
 
 from labutils.rnn import RNNParams, softmax
 
-# The fast path's training settings, chosen by benchmarks/charlm_learning.py (held-out cross-entropy against
-# wall-clock seconds): 32 streams make more updates per second than 128 at nearly the same gradient quality,
-# Adam keeps its steps useful where Adagrad's only shrink, weight decay stops the play being memorised, and a
-# learning rate that halves every 20,000 updates lets long runs settle instead of wandering.
-LEARNING_SETTINGS = dict(batch_size=32, optimizer="adam", learning_rate=3e-3, weight_decay=0.1, lr_halflife=20000)
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How ``train`` trains a character RNN; the defaults are min-char-rnn's (Adagrad, one stream)."""
+    hidden_size: int = 100                # RNN units (of fresh params; given params keep theirs)
+    seq_length: int = 25                  # characters per chunk: the truncated-BPTT length
+    batch_size: int = 1                   # independent streams averaged into each update
+    optimizer: str = "adagrad"            # or "adam" (see ``updates``)
+    learning_rate: float = 0.1
+    weight_decay: float = 0.0             # see ``updates``
+    lr_halflife: Optional[float] = None   # the learning rate halves every this many updates (None: constant)
+    clip: float = 5.0                     # gradients are clipped element-wise to +-clip
+    temperature: float = 1.0              # train through softmax(logits / temperature) (fast method only)
+    dtype: Any = np.float64               # of fresh params
+    method: str = "fast"                  # "fast" (batch_loss_fun) or "reference" (loss_fun, one stream only)
+    # BLAS threads while training (None: the library's default). One, because the products here are small: a
+    # second thread gains 10-55 % on a quiet machine and loses 2-20x on a busy one (``make bench`` measures both)
+    threads: Optional[int] = 1
+    seed: int = 0                         # fresh params and the streams' starting offsets
+
+    def __post_init__(self):
+        if self.method not in ("fast", "reference"):
+            raise ValueError(f"method must be 'fast' or 'reference', not {self.method!r}")
+        if self.method == "reference" and (self.batch_size != 1 or self.temperature != 1.0):
+            raise ValueError("the reference loss handles one stream at temperature 1: use method='fast'")
+
+
+# The fast path's settings, chosen by benchmarks/charlm_learning.py (held-out cross-entropy against wall-clock
+# seconds): 32 streams make more updates per second than 128 at nearly the same gradient quality, Adam keeps
+# its steps useful where Adagrad's only shrink, weight decay stops the play being memorised, and a learning
+# rate that halves every 20,000 updates lets long runs settle instead of wandering.
+LEARNING_SETTINGS = TrainSettings(batch_size=32, optimizer="adam", learning_rate=3e-3, weight_decay=0.1,
+                                  lr_halflife=20000)
 
 
 def one_hot(ix, vocab_size):
@@ -277,49 +305,40 @@ def _steps(data, params, memory, offsets, segment, method, temperature, optimize
         yield loss, h
 
 
-def train(data, vocab_size, hidden_size=100, seq_length=25, learning_rate=0.1, clip=5.0, batch_size=1,
-          iterations=None, time_budget=None, params=None, memory=None, seed=0, dtype=np.float64,
-          method="fast", sample_every=None, callback=None, log_every=100, progress=True, temperature=1.0,
-          threads=1, optimizer="adagrad", weight_decay=0.0, lr_halflife=None, validation=None):
-    """Train a character RNN, min-char-rnn style (Adagrad by default), bounded by ``iterations`` (or seconds).
+def train(data: np.ndarray, vocab_size: int, settings: TrainSettings = TrainSettings(),
+          iterations: Optional[int] = None, *, params: Optional[RNNParams] = None, memory: Any = None,
+          validation: "Optional[BestOnValidation]" = None, callback: Optional[Callable] = None,
+          sample_every: Optional[int] = None, log_every: int = 100, progress: bool = True) -> "TrainResult":
+    """Train a character RNN, min-char-rnn style, as ``settings`` say, for at most ``iterations`` updates.
 
-    See ``updates`` for how the data is streamed, ``optimizer`` ("adagrad" or "adam"), ``weight_decay`` and
-    ``lr_halflife``.
-    The smoothed loss starts at -log(1/V)*seq_length and follows 0.999*s + 0.001*loss. ``method`` is "fast"
-    (``batch_loss_fun``) or "reference" (``loss_fun``, batch_size 1 only). Every ``sample_every`` iterations
+    data: (n,) int character indices. See ``updates`` for how the data is streamed. The smoothed loss starts at
+    -log(1/V)*seq_length and follows 0.999*s + 0.001*loss. ``params`` / ``memory``: continue from these (the
+    optimiser's state: Adagrad's memory or an AdamState). Every ``sample_every`` iterations
     ``callback(iteration, params, h, smooth_loss)`` runs (h: (hidden_size, batch_size)); a string it returns is
-    kept in ``samples``. ``temperature`` != 1 trains through softmax(logits / temperature) (fast method only).
-    ``threads``: BLAS threads while training (None: the library's default). One is the default because the
-    products here are small: a second thread gains 10-55 % on a quiet machine and loses 2-20x on a busy one
-    (``make bench`` measures both).
-    ``time_budget`` (seconds) is for benchmarks only: notebooks bound training by iterations.
-    ``validation``: a ``BestOnValidation``; training then stops early when it says so, and ``params`` of the
-    result are the best ones it kept (the last ones are not returned).
+    kept in ``samples``. ``validation``: a ``BestOnValidation``; training then stops early when it says so, and
+    ``params`` of the result are the best ones it kept (the last ones are not returned).
     """
-    if iterations is None and time_budget is None:
-        raise ValueError("give iterations= or time_budget= (seconds): training never runs unbounded")
-    if method not in ("fast", "reference"):
-        raise ValueError(f"method must be 'fast' or 'reference', not {method!r}")
-    if method == "reference" and (batch_size != 1 or temperature != 1.0):
-        raise ValueError("the reference loss handles one stream at temperature 1: use method='fast'")
+    if iterations is None:
+        raise ValueError("give iterations=: training is bounded by updates, never unbounded or by seconds")
+    s = settings
+    seed, dtype, batch_size, seq_length = s.seed, s.dtype, s.batch_size, s.seq_length
     rng = np.random.default_rng(seed)
     if params is None:
-        params = RNNParams.init(vocab_size, hidden_size, vocab_size, rng, dtype=dtype)
+        params = RNNParams.init(vocab_size, s.hidden_size, vocab_size, rng, dtype=dtype)
     if params.input_size != vocab_size or params.output_size != vocab_size:
         raise ValueError(f"params are for {params.input_size} characters, the data has {vocab_size}: "
                          "start from fresh params or load the vocabulary they were trained on")
-    memory = optimizer_named(optimizer)[1](params) if memory is None else memory
-    steps = updates(data, params, memory, seq_length, batch_size, learning_rate, clip, method, temperature, optimizer,
-                    weight_decay, lr_halflife)
+    memory = optimizer_named(s.optimizer)[1](params) if memory is None else memory
+    steps = updates(data, params, memory, seq_length, batch_size, s.learning_rate, s.clip, s.method, s.temperature,
+                    s.optimizer, s.weight_decay, s.lr_halflife)
     smooth = -np.log(1.0 / vocab_size) * seq_length
     history = {"iteration": [], "seconds": [], "smooth_loss": []}
     samples = []
     n = 0
     bar = tqdm(total=iterations, disable=not progress, desc="training", unit="it", mininterval=1.0)
     start = time.perf_counter()
-    with threadpool_limits(threads):
-        while (iterations is None or n < iterations) and \
-                (time_budget is None or time.perf_counter() - start < time_budget):
+    with threadpool_limits(s.threads):
+        while n < iterations:
             loss, h = next(steps)
             smooth = smooth * 0.999 + loss * 0.001
             n += 1

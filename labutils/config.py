@@ -1,8 +1,9 @@
 """Run mode, paths and seeding shared by every notebook."""
+import dataclasses
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -20,32 +21,55 @@ def get_mode() -> str:
     return mode
 
 
-def from_mode(value: Any, mode: str, full: Any, quick: Any) -> Any:
-    """A budget setting: ``value`` when given (not None, e.g. papermill's -p), else the mode's default.
+def per_mode(full: Any, quick: Any) -> Any:
+    """A field of a lesson's Budget: its full-mode value (the default) and its quick-mode value."""
+    return dataclasses.field(default=full, metadata={"quick": quick})
 
-    Notebooks keep ``NAME = None`` in their parameters cell and compute ``NAME = from_mode(NAME, MODE, ...)``
-    after it, so a value injected by papermill (or typed in) takes effect everywhere.
+
+@dataclasses.dataclass(frozen=True)
+class LessonBudget:
+    """The base of each lesson's ``Budget``: a frozen dataclass whose fields (``per_mode(full=..., quick=...)``,
+    a comment each) are the notebook's budgets, ``hidden`` for the parameter ``HIDDEN``.
+
+    A notebook keeps ``HIDDEN = None`` in its parameters cell, and its budget cell, the same in every notebook,
+    is ``BUDGET = Budget.for_mode(MODE, globals())``: a parameter given there (typed in, or papermill's
+    ``-p HIDDEN 20``) replaces its field's value everywhere after. ``given`` names the fields that were given.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if value is not None:
-        return value
-    return full if mode == "full" else quick
+    mode: str = "full"
+    given: Tuple[str, ...] = ()
 
-def with_given(budget: Any, **given: Any) -> Any:
-    """A budget dataclass (e.g. labutils.nn.sentiment.QUICK) with each field that was given (not None) replaced."""
-    import dataclasses
-    return dataclasses.replace(budget, **{k: v for k, v in given.items() if v is not None})
+    @classmethod
+    def budget_fields(cls) -> Tuple[dataclasses.Field, ...]:
+        """The budgets: every field but mode and given."""
+        return tuple(f for f in dataclasses.fields(cls) if f.name not in ("mode", "given"))
+
+    @classmethod
+    def for_mode(cls, mode: str, parameters: Optional[Mapping[str, Any]] = None) -> "LessonBudget":
+        """The mode's budget, each field replaced by its parameter (the field's name in upper case) in
+        ``parameters`` (the parameters cell's ``globals()``) when that is not None."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        parameters = parameters or {}
+        values, given = {}, []
+        for f in cls.budget_fields():
+            value = parameters.get(f.name.upper())
+            if value is None:
+                value = f.default if mode == "full" else f.metadata.get("quick", f.default)
+            else:
+                given.append(f.name)
+            values[f.name] = value
+        return cls(mode=mode, given=tuple(given), **values)
+
+    def __str__(self) -> str:
+        values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.budget_fields())
+        given = f" (given: {', '.join(self.given)})" if self.given else ""
+        return f"{self.mode} mode: {values}{given}"
 
 
-def budget_changed(*given: Any) -> bool:
-    """True when any budget was given (papermill -p, or typed into the parameters cell) instead of left None."""
-    return any(value is not None for value in given)
-
-
-def check_result(ok: bool, message: str, changed: bool) -> None:
+def check_result(ok: bool, message: str, changed: Any) -> None:
     """The assert of a result that the mode's budget was measured to reach. With a budget changed
-    (``budget_changed``) no threshold was measured, so a miss is reported instead of failing the notebook."""
+    (``changed``: ``BUDGET.given``, the names of the budgets given) no threshold was measured, so a miss is
+    reported instead of failing the notebook."""
     if ok:
         return
     if changed:

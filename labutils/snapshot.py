@@ -179,13 +179,13 @@ def load_legacy_pickle(path):
 def train_snapshot(plays=("coriolanus",), hidden_size=250, seq_length=25, learning_rate=0.05, batch_size=128,
                    iterations=12000, seed=0, out=DEFAULT_PATH, progress=True):
     """Train a char-RNN with the fast path and save it as a snapshot; returns (Snapshot path, TrainResult)."""
-    from labutils.charlm import train
+    from labutils.charlm import TrainSettings, train
     from labutils.data import load_corpus
     text = load_corpus(plays)
     vocab = Vocab.from_text(text)
-    result = train(vocab.encode(text), len(vocab), hidden_size=hidden_size, seq_length=seq_length,
-                   learning_rate=learning_rate, batch_size=batch_size, iterations=iterations, seed=seed,
-                   dtype=np.float32, progress=progress)
+    settings = TrainSettings(hidden_size=hidden_size, seq_length=seq_length, learning_rate=learning_rate,
+                             batch_size=batch_size, seed=seed, dtype=np.float32)
+    result = train(vocab.encode(text), len(vocab), settings, iterations, progress=progress)
     path = save_snapshot(out, result.params.map(lambda a: a.astype(np.float32)),
                          result.memory.map(lambda a: a.astype(np.float32)), vocab,
                          hidden_size=hidden_size, seq_length=seq_length, learning_rate=learning_rate,

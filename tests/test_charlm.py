@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from labutils import charlm
+from labutils.charlm import TrainSettings
 from labutils.gradcheck import numerical_gradient, rel_error
 from labutils.rnn import RNNParams
 
@@ -47,8 +48,8 @@ def test_temperature_gradients_are_numerically_right(rng):
 
 def test_reference_and_fast_training_agree(rng):
     data = rng.integers(0, 6, 400)
-    a = charlm.train(data, 6, hidden_size=7, iterations=30, method="reference", progress=False)
-    b = charlm.train(data, 6, hidden_size=7, iterations=30, method="fast", progress=False)
+    a = charlm.train(data, 6, TrainSettings(hidden_size=7, method="reference"), 30, progress=False)
+    b = charlm.train(data, 6, TrainSettings(hidden_size=7, method="fast"), 30, progress=False)
     for (name, x), (_, y) in zip(a.params.items(), b.params.items()):
         np.testing.assert_allclose(x, y, atol=1e-9, err_msg=name)
     assert a.smooth_loss == pytest.approx(b.smooth_loss)
@@ -56,19 +57,21 @@ def test_reference_and_fast_training_agree(rng):
 
 def test_smoothed_loss_starts_at_uniform_and_training_is_bounded(rng):
     data = rng.integers(0, 4, 300)
-    first = charlm.train(data, 4, hidden_size=3, iterations=1, progress=False, log_every=1)
+    first = charlm.train(data, 4, TrainSettings(hidden_size=3), 1, progress=False, log_every=1)
     expected = 0.999 * (-np.log(1 / 4) * 25)
     assert first.history["smooth_loss"][0] == pytest.approx(expected, rel=0.01)
     with pytest.raises(ValueError, match="unbounded"):
         charlm.train(data, 4)
-    timed = charlm.train(data, 4, hidden_size=3, time_budget=0.2, progress=False)
-    assert timed.seconds < 2 and timed.iterations > 0
+    with pytest.raises(TypeError):
+        charlm.train(data, 4, TrainSettings(), 1, time_budget=0.2)   # bounded by updates, never by seconds
+    with pytest.raises(ValueError, match="one stream at temperature 1"):
+        TrainSettings(method="reference", batch_size=2)
 
 
 def test_training_reduces_loss_and_samples(rng):
     text = "abcabcabd" * 60
     data = np.array(["abcd".index(c) for c in text])
-    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=400, sample_every=200, progress=False,
+    result = charlm.train(data, 4, TrainSettings(hidden_size=16, batch_size=4), 400, sample_every=200, progress=False,
                           callback=lambda n, p, h, s: f"sample at {n}")
     assert result.smooth_loss < result.history["smooth_loss"][0] - 5
     assert [n for n, _ in result.samples] == [1, 200, 400]
@@ -77,13 +80,13 @@ def test_training_reduces_loss_and_samples(rng):
 
 def test_too_many_streams_is_a_clear_error(rng):
     with pytest.raises(ValueError, match="too few"):
-        charlm.train(rng.integers(0, 4, 100), 4, batch_size=8, iterations=1)
+        charlm.train(rng.integers(0, 4, 100), 4, TrainSettings(batch_size=8), 1)
 
 
 def test_params_for_other_vocab_rejected(rng):
     p = small(rng, V=6)
     with pytest.raises(ValueError, match="params are for 6 characters"):
-        charlm.train(rng.integers(0, 4, 300), 4, params=p, iterations=1)
+        charlm.train(rng.integers(0, 4, 300), 4, TrainSettings(), 1, params=p)
 
 
 def test_cross_entropy_matches_direct_computation(rng):
@@ -111,7 +114,7 @@ def test_updates_step_in_place_and_match_train(rng):
     steps = charlm.updates(data, p, p.zeros_like(), batch_size=3, learning_rate=0.2)
     losses = [next(steps)[0] for _ in range(12)]
     assert not np.array_equal(before, p.Whh) and all(np.isfinite(losses))
-    trained = charlm.train(data, 5, hidden_size=6, batch_size=3, learning_rate=0.2, iterations=12, progress=False)
+    trained = charlm.train(data, 5, TrainSettings(hidden_size=6, batch_size=3, learning_rate=0.2), 12, progress=False)
     np.testing.assert_array_equal(trained.params.Whh, p.Whh)    # train is these steps, bounded
 
 
@@ -135,19 +138,19 @@ def test_adam_first_step_is_learning_rate_times_sign_and_clips(rng):
 
 def test_adam_training_learns_and_unknown_optimizer_is_refused(rng):
     data = np.array(["abcd".index(c) for c in "abcabcabd" * 60])
-    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=300, optimizer="adam",
-                          learning_rate=0.01, progress=False)
+    result = charlm.train(data, 4, TrainSettings(hidden_size=16, batch_size=4, optimizer="adam", learning_rate=0.01),
+                          300, progress=False)
     assert isinstance(result.memory, charlm.AdamState) and result.memory.step == 300
     assert charlm.cross_entropy(result.params, data[:200]) < np.log(4) * 0.6
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        charlm.train(data, 4, iterations=1, optimizer="sgd")
+        charlm.train(data, 4, TrainSettings(optimizer="sgd"), 1)
 
 
 def test_early_stopping_keeps_the_best_parameters(rng):
     data = np.array(["abcd".index(c) for c in "abcabcabd" * 80])
     val = charlm.BestOnValidation(data[:60], every=20, patience=3)
-    result = charlm.train(data, 4, hidden_size=16, batch_size=4, iterations=5000, optimizer="adam",
-                          learning_rate=0.02, validation=val, progress=False)
+    result = charlm.train(data, 4, TrainSettings(hidden_size=16, batch_size=4, optimizer="adam", learning_rate=0.02),
+                          5000, validation=val, progress=False)
     assert val.converged and result.iterations == val.best_iteration + 3 * 20 < 5000
     assert charlm.cross_entropy(result.params, data[:60]) == pytest.approx(val.best_ce)
     assert val.best_ce == min(val.history["ce"])

@@ -12,12 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labutils.checks import find_check
 from labutils.checks.framework import namespace_of, prepared, run_probe
 from labutils.checks.wire import roundtrip
 from labutils.config import PROJECT_ROOT
 from labutils.grading.grade import check_seed
 from labutils.grading.release import grade_meta, is_check, is_exercise
+from labutils.lessons import find_check
 
 FULL = os.environ.get("RNNLAB_CHECK_SEEDS") == "full"
 SHARD, SHARDS = map(int, os.environ.get("RNNLAB_CHECK_SEEDS_SHARD", "0/1").split("/"))

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from labutils import rnn
-from labutils.checks import bptt_derivation, fallback, numpy_char_rnn, temperature_sampling
+from labutils.checks import fallback
+from labutils.lessons import bptt_derivation, numpy_char_rnn, temperature_sampling
 
 
 def test_checks_pass_the_reference():
@@ -110,9 +111,9 @@ def test_each_lesson_finds_its_checks_and_references_in_its_own_module():
     """The registry: a notebook's check cells are its module's CHECKS, its exercises its REFERENCES."""
     import nbformat
 
-    from labutils.checks import checks_of, find_check, lesson_module, references_of
     from labutils.config import lesson_notebooks
     from labutils.grading.release import grade_meta, is_check, is_exercise
+    from labutils.lessons import checks_of, find_check, lesson_module, references_of
     for path in lesson_notebooks():
         nb = nbformat.read(path, as_version=4)
         checks = [grade_meta(c)["grade_id"] for c in nb.cells if is_check(c)]
@@ -121,7 +122,7 @@ def test_each_lesson_finds_its_checks_and_references_in_its_own_module():
         assert sorted(references_of(path)) == sorted(exercises), f"{path.name}: REFERENCES of {lesson_module(path)}"
         for gid in checks:
             assert find_check(gid, path).grade_id == gid
-    with pytest.raises(KeyError, match="labutils/checks/bptt_derivation.py"):
+    with pytest.raises(KeyError, match="labutils/lessons/bptt_derivation.py"):
         find_check("check_nothing", "01_bptt_derivation.ipynb")
     assert checks_of("07_lstm_text_generation") == {} and checks_of("not a lesson") == {}
 
@@ -129,7 +130,7 @@ def test_each_lesson_finds_its_checks_and_references_in_its_own_module():
 def test_the_numpy_lessons_checks_never_import_torch():
     import subprocess
     import sys
-    code = ("import sys\nfrom labutils.checks import checks_of\n"
+    code = ("import sys\nfrom labutils.lessons import checks_of\n"
             "for n in ('01_bptt_derivation', '02_numpy_char_rnn', '03_temperature_sampling', '04_snapshot_probing'):\n"
             "    checks_of(n)\n"
             "assert 'torch' not in sys.modules, 'a NumPy lesson imported torch'")

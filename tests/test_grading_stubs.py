@@ -7,13 +7,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from labutils.checks.bptt_derivation import BPTT, RNN_FORWARD
 from labutils.checks.framework import prepared, run_probe
-from labutils.checks.numpy_char_rnn import LOSS_FUN
 from labutils.checks.replay import Replay, record_calls, replays
 from labutils.checks.wire import roundtrip
 from labutils.grading.grade import check_seed, grading_cases
 from labutils.grading.stubs import WITHHELD, stub_source, write_stubbed_package
+from labutils.lessons.bptt_derivation import BPTT, RNN_FORWARD
+from labutils.lessons.numpy_char_rnn import LOSS_FUN
 
 SOURCE = textwrap.dedent('''
     import functools

@@ -59,7 +59,7 @@ def test_labutils_imports_have_no_cycle_and_no_arrow_up():
     layer = layers(graph)                     # raises on a cycle
     assert layer["labutils.config"] < layer["labutils.grading.grade"]
     assert "labutils.__main__" not in {d for deps in graph.values() for d in deps}, "nothing imports the CLI"
-    numpy_lessons = ["labutils.checks." + m for m in ("bptt_derivation", "numpy_char_rnn", "temperature_sampling",
+    numpy_lessons = ["labutils.lessons." + m for m in ("bptt_derivation", "numpy_char_rnn", "temperature_sampling",
                                                       "snapshot_probing")]
     for name in numpy_lessons:
         assert not any(d.startswith("labutils.nn") or d == "labutils.checks.tensors" for d in graph[name]), name

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from labutils import charlm, rnn, sampling
-from labutils.checks import checks_of
-from labutils.checks.bptt_derivation import check_bptt, check_rnn_forward, check_rnn_step_backward
 from labutils.checks.framework import run_check
+from labutils.lessons import checks_of
+from labutils.lessons.bptt_derivation import check_bptt, check_rnn_forward, check_rnn_step_backward
 
 # {grade_id: Check} of the NumPy lessons (the PyTorch ones' are read below, after torch is known to be there)
 CHECKS = {gid: c for stem in ("01_bptt_derivation", "02_numpy_char_rnn", "03_temperature_sampling",

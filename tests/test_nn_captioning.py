@@ -6,9 +6,9 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from labutils.checks import image_captioning, phased_lstm  # noqa: E402
 from labutils.data import scenes  # noqa: E402
 from labutils.data.captions import END, NULL, START, CaptionSplit, CaptionVocab, encode_captions  # noqa: E402
+from labutils.lessons import image_captioning, phased_lstm  # noqa: E402
 from labutils.nn import captioning  # noqa: E402
 
 

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from labutils.config import PROJECT_ROOT
+from labutils.lessons import BUDGET_CELL, budget_of
 
 papermill = pytest.importorskip("papermill")
 from nbclient import NotebookClient  # noqa: E402
@@ -29,13 +30,14 @@ def test_parameters_cell_then_budget_and_nothing_rereads_the_environment(path):
                 assert needle not in cell.source, f"a later cell reads {needle}: it would undo papermill's -p"
 
 
+SHOW_BUDGET = "import dataclasses, json; print(json.dumps(dataclasses.asdict(BUDGET)))"
+
+
 def run_until_budget(path, parameters, env_mode="full"):
-    """papermill's injection, then the notebook's cells up to its budget cell -> the budgets, as the kernel has them"""
+    """papermill's injection, then the notebook's cells up to its budget cell -> the budget, as the kernel has it"""
     nb = parameterize_notebook(load_notebook_node(str(path)), parameters)     # what papermill -p does
     last = next(i for i, c in enumerate(nb.cells) if "budget" in c.metadata.get("tags", []))
-    names = ", ".join(f"'{k}': {k}" for k in ("MODE", "SAMPLE_CHARS", "TEMP_TRAIN_ITERATIONS"))
-    nb.cells = [c for c in nb.cells[:last + 1] if c.cell_type == "code"] + \
-        [nbformat.v4.new_code_cell(f"import json; print(json.dumps({{{names}}}))")]
+    nb.cells = [c for c in nb.cells[:last + 1] if c.cell_type == "code"] + [nbformat.v4.new_code_cell(SHOW_BUDGET)]
     env = {**os.environ, "RNNLAB_MODE": env_mode}
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                    env=env).execute()
@@ -44,10 +46,12 @@ def run_until_budget(path, parameters, env_mode="full"):
 
 def test_papermill_mode_reaches_the_budgets():
     path = PROJECT_ROOT / "notebooks" / "03_temperature_sampling.ipynb"
-    assert run_until_budget(path, {}) == {"MODE": "full", "SAMPLE_CHARS": 3000, "TEMP_TRAIN_ITERATIONS": 2500}
-    assert run_until_budget(path, {"MODE": "quick"}) == {"MODE": "quick", "SAMPLE_CHARS": 1000,
-                                                          "TEMP_TRAIN_ITERATIONS": 400}
-    assert run_until_budget(path, {"MODE": "quick", "TEMP_TRAIN_ITERATIONS": 7})["TEMP_TRAIN_ITERATIONS"] == 7
+    assert run_until_budget(path, {}) == {"mode": "full", "given": [], "sample_chars": 3000,
+                                          "temp_train_iterations": 2500}
+    assert run_until_budget(path, {"MODE": "quick"}) == {"mode": "quick", "given": [], "sample_chars": 1000,
+                                                          "temp_train_iterations": 400}
+    assert run_until_budget(path, {"MODE": "quick", "TEMP_TRAIN_ITERATIONS": 7}) == {
+        "mode": "quick", "given": ["temp_train_iterations"], "sample_chars": 1000, "temp_train_iterations": 7}
 
 
 # Budgets smaller than quick mode's for every notebook (lists through -y, as the parameters cells say).
@@ -57,23 +61,28 @@ TINY = {
     "03_temperature_sampling": {"TEMP_TRAIN_ITERATIONS": 100, "SAMPLE_CHARS": 300},
     "04_snapshot_probing": {"SELECTION_CONTEXTS": 100, "RANDOM_DRAWS": 10},
     "05_imdb_sentiment_pytorch": {"N_TRAIN": 600, "N_VAL": 200, "N_TEST": 300, "MAX_LEN": 64, "MAX_EPOCHS": 1,
-                                  "PATIENCE": 1},
+                                  "MIN_FREQ": 3, "PATIENCE": 1},
     "06_rnn_vs_lstm_memory": {"LENGTHS": [5, 10], "SEEDS": [1], "MAX_STEPS": 100, "OPT_STEPS": 30, "EVERY": 25,
                               "PATIENCE": 2},
-    "07_lstm_text_generation": {"TRAIN_STEPS": 40, "EVERY": 20, "HIDDEN": 64, "EMBED": 16},
+    "07_lstm_text_generation": {"TRAIN_STEPS": 40, "EVERY": 20, "SAMPLE_EVERY": 20, "HIDDEN": 64, "EMBED": 16},
     "08_phased_lstm": {"ITERS": 40, "SEEDS": [1]},
     "09_image_captioning": {"N_TRAIN": 300, "PRETRAIN_EPOCHS": 1, "EPOCHS": 2},
 }
 
 
-def test_every_budget_has_a_tiny_value_and_every_parameter_is_a_budget():
+def test_one_budget_idiom_every_field_a_parameter_with_a_tiny_value():
+    """Each lesson's Budget: its fields are the parameters cell's None names (and nothing else is None there),
+    every notebook's budget cell is the same, and the tiny run below sets every field."""
     assert sorted(TINY) == [p.stem for p in NOTEBOOKS]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        budgets = {line.split("=")[0].strip() for line in params.source.splitlines()
-                   if line and line[0].isupper() and "= None" in line}
-        assert budgets == set(TINY[path.stem]), f"{path.name}: every None budget gets a tiny value here"
+        nones = {line.split("=")[0].strip() for line in params.source.splitlines()
+                 if line and line[0].isupper() and "= None" in line}
+        fields = {f.name.upper() for f in budget_of(path).budget_fields()}
+        assert nones == fields == set(TINY[path.stem]), f"{path.name}: parameters, Budget and TINY differ"
+        budget_cell = next(c for c in nb.cells if "budget" in c.metadata.get("tags", []))
+        assert budget_cell.source == BUDGET_CELL, f"{path.name}: the budget cell is the same one line everywhere"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
@@ -86,8 +95,15 @@ def test_a_budget_smaller_than_quick_runs_to_the_end(path, monkeypatch, tmp_path
         monkeypatch.setenv("RNNLAB_DATA_MIRROR", MIRROR)
     monkeypatch.delenv("RNNLAB_CACHE", raising=False)         # the project's cache, shared with nbval's runs
     monkeypatch.delenv("RNNLAB_OFFLINE", raising=False)
-    out = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(out), parameters={"MODE": "quick", **TINY[path.stem]},
+    source, out = tmp_path / ("in_" + path.name), tmp_path / path.name
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SHOW_BUDGET))
+    nbformat.write(nb, source)
+    papermill.execute_notebook(str(source), str(out), parameters={"MODE": "quick", **TINY[path.stem]},
                                kernel_name="python3", cwd=str(path.parent), progress_bar=False)
     nb = nbformat.read(out, as_version=4)
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code" and c.source.strip())
+    budget = json.loads(nb.cells[-1].outputs[0]["text"])
+    tiny = {name.lower(): value for name, value in TINY[path.stem].items()}
+    assert budget == {"mode": "quick", "given": sorted(tiny, key=list(budget).index), **tiny}, \
+        "every budget given through papermill took effect"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from labutils import probing
-from labutils.checks import snapshot_probing
+from labutils.lessons import snapshot_probing
 from labutils.rnn import RNNParams
 
 

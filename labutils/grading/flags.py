@@ -116,7 +116,7 @@ def _labutils_names(source_nb):
 
 def delegation_flags(exercise, text, source_nb, reference=None):
     """Reasons to look at an exercise: it is, calls or wraps the labutils reference ("module:name", from its
-    lesson's ``labutils.checks`` module), or reads like it."""
+    lesson's ``labutils.lessons`` module), or reads like it."""
     if not exercise or not text:
         return []
     if len(text) > MAX_ANALYSED_CHARS:

@@ -73,7 +73,7 @@ def _text(source):
 def assemble(source, submission, cases="/job/cases", notebook=None):
     """The notebook the sandbox runs -> (notebook, notes, exercises).
 
-    notebook: the lesson's file name, whose checks the probe cells run (``labutils.checks.find_check``).
+    notebook: the lesson's file name, whose checks the probe cells run (``labutils.lessons.find_check``).
     notes[grade_id] is "missing" or "duplicated" where that applies; exercises[grade_id] is the student's
     source of each exercise cell (for flags and the similarity report).
     """
@@ -240,9 +240,9 @@ def grade_task(task):
     (True/False). A plain function of plain data, so it runs in a local process or on a Dask worker alike;
     it never raises for a bad submission.
     """
-    from labutils.checks import find_check, references_of
     from labutils.grading.flags import delegation_flags
     from labutils.grading.probe import write_data
+    from labutils.lessons import find_check, references_of
     student, notebook = task["student"], task["notebook"]
     source = nbformat.reads(task["source"], as_version=4)
     try:
@@ -274,9 +274,9 @@ def grade_task(task):
         nbformat.write(nb, job / "notebook.ipynb")
         timeout, wall = task["timeout"], sandbox_wall_seconds(task["timeout"], len(nb.cells))
         if task["sandbox"]:
-            from labutils.checks import withheld_references
             from labutils.grading.sandbox import Sandbox
             from labutils.grading.stubs import stubbed_package
+            from labutils.lessons import withheld_references
             stubbed = task.get("labutils_dir")
             if not stubbed or not os.path.isdir(stubbed):       # a worker on another machine makes its own
                 stubbed = stubbed_package(withheld_references(notebook))
@@ -647,8 +647,8 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
     os.chmod(stubs_root.name, 0o755)
     stubbed = {}
     if sandbox:
-        from labutils.checks import withheld_references
         from labutils.grading.stubs import write_stubbed_package
+        from labutils.lessons import withheld_references
         for name in sorted({notebook for _, notebook, _ in found}):
             folder = Path(stubs_root.name) / name
             folder.mkdir()

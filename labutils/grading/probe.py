@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from labutils.checks import find_check
 from labutils.checks.framework import not_implemented_message, run_probe
 from labutils.checks.replay import replayed_in_modules, replays
 from labutils.checks.wire import OutputError, pack, plain, unpack
+from labutils.lessons import find_check
 
 MESSAGE_LIMIT = 2000
 

@@ -200,7 +200,12 @@ def _reachable_by_others(path):
 
 
 def environment(mode, extra=None):
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": INSIDE, "TMPDIR": "/tmp",
+    import labutils
+    # labutils is bound at its own path (the grader's copy, with stubs, in its place): the kernel imports that one
+    # even where the interpreter would find another (an editable install pointing elsewhere, PYTHONPATH)
+    package_parent = str(Path(labutils.__file__).resolve().parent.parent)
+    env = {"PYTHONPATH": package_parent,
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": INSIDE, "TMPDIR": "/tmp",
            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config",
            "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "Agg",
            "RNNLAB_MODE": mode, "RNNLAB_CACHE": "/tmp/rnnlab-cache", "RNNLAB_OFFLINE": "1",

@@ -74,7 +74,7 @@ def write_stubbed_package(references, folder):
         missing = names - {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         if missing:
             raise LookupError(f"{module} defines no {sorted(missing)}: update REFERENCES in the lesson's module "
-                              "of labutils.checks")
+                              "(labutils.lessons)")
         path.write_text(stub_source(text, names, module), encoding="utf-8")
     compileall.compile_dir(str(copy), quiet=2, workers=1)
     for top, dirs, files in os.walk(folder):

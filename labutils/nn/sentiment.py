@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from labutils.config import LessonBudget, per_mode
 from labutils.data.text import cached_encoding, length_buckets, pad_ids
 from labutils.nn.loop import choose_device, make_optimizer, train
 
@@ -112,19 +113,19 @@ LEARNING_RATE = {"rnn": 2e-3, "lstm": 5e-3, "gru": 5e-3}
 
 
 @dataclass(frozen=True)
-class Budget:
-    """How much data and training one run of the pipeline gets (notebook 05's full and quick modes)."""
-    n_train: int = 20000           # training reviews (of the 25,000 training split; the rest is for validation)
-    n_val: int = 5000
-    n_test: int = 25000            # the first n_test of a fixed shuffle of the 25,000 test reviews
-    max_len: int = 256             # tokens kept per review: the last ones (where the verdict usually is)
-    min_freq: int = 5              # vocabulary: words seen at least this often in the training split
-    max_epochs: int = 15           # the cap; early stopping normally ends a run well before it
-    patience: int = 2              # epochs without a better validation loss before stopping
+class Budget(LessonBudget):
+    """How much data and training one run of the pipeline gets (notebook 05's budgets, full and quick)."""
+    n_train: int = per_mode(20000, 3000)   # training reviews (of the 25,000 training split; the rest validates)
+    n_val: int = per_mode(5000, 500)       # validation reviews, from the end of the same shuffle
+    n_test: int = per_mode(25000, 2000)    # the first n_test of a fixed shuffle of the 25,000 test reviews
+    max_len: int = per_mode(256, 128)      # tokens kept per review: the last ones (where the verdict usually is)
+    min_freq: int = per_mode(5, 5)         # vocabulary: words seen at least this often in the training split
+    max_epochs: int = per_mode(15, 6)      # the cap; early stopping normally ends a run well before it
+    patience: int = per_mode(2, 2)         # epochs without a better validation loss before stopping
 
 
-FULL = Budget()
-QUICK = Budget(n_train=3000, n_val=500, n_test=2000, max_len=128, max_epochs=6, patience=2)
+FULL = Budget.for_mode("full")
+QUICK = Budget.for_mode("quick")
 
 
 def imdb_data(budget: Budget, glove_dim: int = 50):

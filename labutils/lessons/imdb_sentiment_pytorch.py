@@ -1,5 +1,5 @@
-"""Notebook 05's checks: the sentiment model's forward pass (the output at each review's last real token) and a
-training loop that can overfit a few dozen reviews.
+"""Notebook 05's lesson: its budgets (Budget) and checks: the sentiment model's forward pass (the output at each
+review's last real token) and a training loop that can overfit a few dozen reviews.
 """
 from typing import Callable
 
@@ -9,6 +9,7 @@ from torch import nn
 
 from labutils.checks.framework import Check, assert_close, expect_array, is_close, run_check
 from labutils.checks.tensors import load_weights, tensor, weights_in
+from labutils.nn.sentiment import Budget as Budget  # notebook 05's budgets are its pipeline's
 from labutils.nn.sentiment import SentimentRNN
 
 

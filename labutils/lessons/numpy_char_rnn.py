@@ -1,4 +1,6 @@
-"""Notebook 02's checks: one_hot, the chunk loss and its gradients (loss_fun), the Adagrad update, and sampling."""
+"""Notebook 02's lesson: its budgets (Budget) and checks: one_hot, the chunk loss and its gradients (loss_fun), the
+Adagrad update, and sampling."""
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -17,7 +19,17 @@ from labutils.checks.numpy_rnn import (
     unchanged,
     wrong_gradients,
 )
+from labutils.config import LessonBudget, per_mode
 from labutils.gradcheck import grad_check
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 02's budgets: the training run's cap, section 10's equal-characters runs, and the loss goal."""
+    iterations: int = per_mode(30000, 2000)          # the cap on updates (early stopping usually ends sooner)
+    equal_chars: int = per_mode(3_200_000, 400_000)  # characters each run of section 10 reads
+    loss_target: float = per_mode(45.0, 70.0)        # the smoothed loss each budget was measured to reach
+
 
 
 def _one_hot_cases(seed):

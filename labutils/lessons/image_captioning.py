@@ -1,4 +1,5 @@
-"""Notebook 09's checks: the masked temporal softmax loss and greedy decoding."""
+"""Notebook 09's lesson: its budgets (Budget) and checks: the masked temporal softmax loss and greedy decoding."""
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -6,6 +7,16 @@ from torch import nn
 
 from labutils.checks.framework import Check, assert_close, expect_array, is_close, run_check
 from labutils.checks.tensors import load_weights, tensor, weights_of
+from labutils.config import LessonBudget, per_mode
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 09's budgets: training images, the encoder's pretraining and the decoder's epoch cap."""
+    n_train: int = per_mode(4000, 1000)      # training images (3 captions each); validation and test: 500 each
+    pretrain_epochs: int = per_mode(6, 3)    # epochs of the image encoder's pretraining
+    epochs: int = per_mode(40, 8)            # the cap on decoder epochs; early stopping usually ends sooner
+
 
 
 def _loss_cases(seed):

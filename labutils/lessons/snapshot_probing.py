@@ -1,12 +1,22 @@
-"""Notebook 04's checks: the snapshot as an encoder (the state after reading a text) and a decoder (a sampled
-continuation).
+"""Notebook 04's lesson: its budgets (Budget) and checks: the snapshot as an encoder (the state after reading a text)
+and a decoder (a sampled continuation).
 """
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from labutils.checks.framework import Check, assert_close, run_check
 from labutils.checks.numpy_rnn import compare_indices, params_from, sampling_args, sampling_cases, small_charlm
+from labutils.config import LessonBudget, per_mode
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 04's budgets: the contexts that choose the units, and the random baseline's draws."""
+    selection_contexts: int = per_mode(1000, 300)   # ':' contexts from the training plays used to pick units
+    random_draws: int = per_mode(200, 40)           # random unit sets per k in the ablation baseline
+
 
 
 def _encode_cases(seed):

@@ -1,5 +1,6 @@
-"""Notebook 06's checks: the LSTM cell against nn.LSTMCell, and its parameter count."""
-from typing import Callable
+"""Notebook 06's lesson: its budgets (Budget) and checks: the LSTM cell against nn.LSTMCell, and its parameter count."""
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 import numpy as np
 import torch
@@ -7,6 +8,19 @@ from torch import nn
 
 from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
 from labutils.checks.tensors import load_weights, tensor, weights_of
+from labutils.config import LessonBudget, per_mode
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 06's budgets: the palindrome lengths and seeds, each run's cap and stopping rule."""
+    lengths: Tuple[int, ...] = per_mode((10, 20, 30, 45, 60, 80), (5, 10, 20))   # palindrome lengths T
+    seeds: Tuple[int, ...] = per_mode((0, 1, 2), (0,))   # one run per seed, cell and length
+    max_steps: int = per_mode(2000, 400)   # the cap per run (batch 128); runs stop sooner when solved or stuck
+    every: int = per_mode(100, 50)         # validate every this many steps
+    patience: int = per_mode(5, 3)         # validations without progress before a run counts as stuck
+    opt_steps: int = per_mode(400, 100)    # steps per optimiser in the optimiser comparison
+
 
 LSTM_ARGS = ("x", "h", "c", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
 

@@ -1,9 +1,20 @@
-"""Notebook 03's check: softmax with a temperature, exact, stable for huge logits, and refusing temperature <= 0."""
+"""Notebook 03's lesson: its budgets (Budget) and checks: softmax with a temperature, exact, stable for huge logits,
+and refusing temperature <= 0."""
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from labutils.checks.framework import Check, assert_close, expect_array, run_check
+from labutils.config import LessonBudget, per_mode
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 03's budgets: how much text is sampled, and the temperature-trained model's updates."""
+    sample_chars: int = per_mode(3000, 1000)           # characters generated per temperature
+    temp_train_iterations: int = per_mode(2500, 400)   # updates of the models trained at a temperature
+
 
 SOFTMAX_TEMPERATURES = (1.0, 0.5, 2.0, 0.05, 1e-3, 1e3)
 

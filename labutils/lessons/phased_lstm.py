@@ -1,11 +1,22 @@
-"""Notebook 08's checks: the time gate (NumPy, worked cases and broadcasting) and one Phased LSTM step."""
-from typing import Callable
+"""Notebook 08's lesson: its budgets (Budget) and checks: the time gate (NumPy, worked cases and broadcasting) and one
+Phased LSTM step."""
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 import numpy as np
 import torch
 
 from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, lazy, run_check
 from labutils.checks.tensors import load_weights, tensor, weights_of
+from labutils.config import LessonBudget, per_mode
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 08's budgets: training batches and seeds of the frequency task."""
+    iters: int = per_mode(600, 150)            # training batches of 64 sequences, the same for both models
+    seeds: Tuple[int, ...] = per_mode((0, 1), (0,))   # one run per seed, model and sampling
+
 
 # (t, tau, shift, r_on, alpha) -> k, worked by hand; notebook 08 prints this table
 TIME_GATE_CASES = [

@@ -1,4 +1,6 @@
-"""Notebook 01's checks: one RNN step forward and backward, the forward pass over a sequence, and BPTT."""
+"""Notebook 01's lesson: its budgets (Budget) and checks: one RNN step forward and backward, the forward pass over a
+sequence, and BPTT."""
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -15,7 +17,16 @@ from labutils.checks.numpy_rnn import (
     unchanged,
     wrong_gradients,
 )
+from labutils.config import LessonBudget, per_mode
 from labutils.gradcheck import numerical_gradient, rel_error
+
+
+@dataclass(frozen=True)
+class Budget(LessonBudget):
+    """Notebook 01's budgets: the size of the gradient-flow experiments."""
+    hidden: int = per_mode(100, 50)        # hidden size of the gradient-flow experiments
+    t_long: int = per_mode(100, 60)        # sequence length of those experiments
+
 
 STEP_ARGS = ("x", "h_prev", "Wxh", "Whh", "bh")
 
