@@ -22,7 +22,7 @@ import torch
 from labutils.atomic import atomic_path
 from labutils.config import build_dir
 from labutils.nn.loop import deterministic
-from labutils.nn.sentiment import FULL, imdb_data, train_and_test
+from labutils.nn.sentiment import FULL, imdb_data, table_row, train_and_test
 
 KEY = ("cell", "layers", "bidirectional")
 
@@ -70,8 +70,9 @@ def main(argv=None):
             for bidirectional in (False, True):
                 if (cell, str(layers), str(bidirectional)) in done:
                     continue
-                row, *_ = train_and_test(data, embeddings, cell=cell, layers=layers, bidirectional=bidirectional,
-                                         max_epochs=FULL.max_epochs, patience=FULL.patience)
+                row = table_row(train_and_test(data, embeddings, cell=cell, layers=layers,
+                                               bidirectional=bidirectional, max_epochs=FULL.max_epochs,
+                                               patience=FULL.patience))
                 row.update(glove_dim=args.glove_dim, commit=commit(), machine=machine)
                 rows.append(row)
                 write_rows(args.out, rows)

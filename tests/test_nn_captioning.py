@@ -123,8 +123,9 @@ def test_checks_accept_the_reference_and_name_mistakes():
 
 def test_pretrained_encoder_gives_standardised_features(tiny):
     splits, _ = tiny
-    encoder, losses = captioning.pretrain_encoder(splits["train"], out_dim=16, epochs=2, batch_size=10)
-    assert len(losses) == 2 and not encoder.training
+    pretraining = captioning.pretrain_encoder(splits["train"], out_dim=16, epochs=2, batch_size=10)
+    encoder = pretraining.model
+    assert len(pretraining.train_loss) == 2 and pretraining.steps == 2 and not encoder.training
     assert 0.0 <= captioning.cell_accuracy(encoder, splits["val"]) <= 1.0
     features = captioning.extract_features(encoder, splits)
     assert features["train"].images.shape == (20, 16) and features["test"].images.shape == (4, 16)

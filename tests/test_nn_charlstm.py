@@ -29,11 +29,11 @@ def test_training_learns_and_generation_is_reproducible(tmp_path):
     text, vocab, data = tiny()
     model = charlstm.CharLSTM(len(vocab), 8, 32)
     before = charlstm.cross_entropy(model, data)
-    history, samples = charlstm.train_charlstm(model, data, 60, batch_size=4, seq_length=20, lr=1e-2,
-                                               every=10, sample_every=30,
-                                               callback=lambda s, m: charlstm.generate(m, vocab, "a", 5, greedy=True))
+    history = charlstm.train_charlstm(model, data, 60, batch_size=4, seq_length=20, lr=1e-2, every=10,
+                                      sample_every=30,
+                                      callback=lambda s, m: charlstm.generate(m, vocab, "a", 5, greedy=True))
     assert charlstm.cross_entropy(model, data) < before * 0.5
-    assert [s for s, _ in samples] == [30, 60] and history.step[-1] == 60
+    assert [s for s, _ in history.samples] == [30, 60] and history.step[-1] == 60 and history.model is model
     a = charlstm.generate(model, vocab, "ab", 30, 1.0, np.random.default_rng(0))
     assert a == charlstm.generate(model, vocab, "ab", 30, 1.0, np.random.default_rng(0)) and len(a) == 30
     with pytest.raises(ValueError, match="rng"):
@@ -53,3 +53,11 @@ def test_save_load_roundtrip_and_vocabulary_mismatch(tmp_path):
     from labutils.nn.sentiment import SentimentRNN
     with pytest.raises(ValueError, match="holds a CharLSTM, not a SentimentRNN"):
         load_model(path, SentimentRNN)
+
+
+def test_one_cross_entropy_measures_the_numpy_rnn_too():
+    from labutils import charlm
+    from labutils.rnn import RNNParams
+    _, vocab, data = tiny()
+    params = RNNParams.init(len(vocab), 6, len(vocab), np.random.default_rng(0))
+    assert charlstm.cross_entropy(params, data) == charlm.cross_entropy(params, data)

@@ -58,7 +58,7 @@ def test_solved_stops_the_run():
 RUN = """
 import hashlib, json, numpy as np
 from labutils.nn.loop import deterministic
-from labutils.nn.sentiment import train_and_test
+from labutils.nn.sentiment import table_row, train_and_test
 deterministic(threads=2)
 rng = np.random.default_rng(0)
 def reviews(n):
@@ -66,7 +66,8 @@ def reviews(n):
     return ids, np.array([int((x < 30).mean() > 0.5) for x in ids])
 data = {"train": reviews(600), "val": reviews(150), "test": reviews(150)}
 emb = rng.normal(size=(60, 8)).astype(np.float32)
-row, history, model, p = train_and_test(data, emb, cell="lstm", bidirectional=True, max_epochs=6, patience=2, lr=5e-3)
+history = train_and_test(data, emb, cell="lstm", bidirectional=True, max_epochs=6, patience=2, lr=5e-3)
+row, p = table_row(history), history.results["test_p"]
 row.pop("seconds")
 print(json.dumps({"row": row, "val_loss": history.val_loss, "p": hashlib.sha256(p.tobytes()).hexdigest()}))
 """

@@ -49,8 +49,10 @@ def test_adam_step_matches_torch():
 
 
 def test_gradient_norms_and_short_training():
-    acc, history, model = memory.train_palindromes("lstm", 4, 30, hidden_size=16, batch=32, every=15)
-    assert 0 <= acc <= 1 and history.step == [15, 30] and history.stopped == "step cap of 30 reached"
+    history = memory.train_palindromes("lstm", 4, 30, hidden_size=16, batch=32, every=15)
+    model = history.model
+    assert 0 <= history.results["test_acc"] <= 1 and history.step == [15, 30]
+    assert history.stopped == "step cap of 30 reached"
     x, y = memory.palindromes(6, 1, np.random.default_rng(1))
     norms = memory.hidden_gradient_norms(model, x, y)
     assert norms.shape == (5,) and np.all(np.isfinite(norms)) and norms[-1] > 0

@@ -36,7 +36,7 @@ def pretrain_encoder(split, out_dim=256, epochs=4, batch_size=64, lr=2e-3, seed=
     """Train an ImageEncoder to name what lies in each grid cell (our stand-in for ImageNet pretraining).
 
     split.scenes gives the labels (labutils.data.scenes.cell_labels). The classifier stays on as encoder.head.
-    -> (encoder in eval mode, per-epoch losses)
+    -> History: ``.model`` the encoder in eval mode, ``.train_loss`` its per-epoch losses
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -56,7 +56,8 @@ def pretrain_encoder(split, out_dim=256, epochs=4, batch_size=64, lr=2e-3, seed=
             total += loss.item() * len(idx)
         losses.append(total / len(images))
     encoder.eval()
-    return encoder, losses
+    return loop.History(every=1, steps=epochs, step=list(range(1, epochs + 1)), train_loss=losses,
+                        stopped=f"{epochs} epochs", model=encoder)
 
 
 def cell_logits(encoder, images):

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from labutils import charlm
 from labutils.data.shakespeare import Vocab
 from labutils.nn.loop import make_optimizer, train
+from labutils.rnn import RNNParams
 from labutils.sampling import softmax_with_temperature
 
 
@@ -47,12 +49,12 @@ def stream_chunks(data: np.ndarray, batch_size: int, seq_length: int) -> Iterato
 
 def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, clip=1.0, seed=0, every=50,
                    val_data=None, sample_every=None, callback=None):
-    """Adam with gradient clipping over stream chunks (epochs repeat) for ``steps`` steps -> (History, samples).
+    """Adam with gradient clipping over stream chunks (epochs repeat) for ``steps`` steps -> History.
 
     The state is carried from chunk to chunk and detached (truncated BPTT), and reset at each pass over the data.
     Every ``every`` steps the History records the mean training loss (nats/char) and, with val_data (ids the
     model does not train on), the validation cross-entropy; the weights with the lowest one are kept. Every
-    ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept in samples.
+    ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept in ``History.samples``.
     """
     torch.manual_seed(seed)
     state, samples = [None], []
@@ -79,7 +81,8 @@ def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, c
     validate = (lambda m: (cross_entropy(m, val_data), math.nan)) if val_data is not None else None
     history = train(model, chunks(), loss_fn, make_optimizer("adam", model.parameters(), lr), steps, validate=validate,
                     every=every, clip=clip, after_step=sample)
-    return history, samples
+    history.samples = samples
+    return history
 
 
 @torch.no_grad()
@@ -106,8 +109,14 @@ def generate(model: "CharLSTM", vocab: Vocab, prompt: str, n: int, temperature: 
 
 
 @torch.no_grad()
-def cross_entropy(model: "CharLSTM", data: np.ndarray, chunk: int = 2000) -> float:
-    """Mean per-character cross-entropy (nats) of data[1:] given data[:-1], one stream from a zero state."""
+def cross_entropy(model: "CharLSTM | RNNParams", data: np.ndarray, chunk: int = 2000) -> float:
+    """Mean per-character cross-entropy (nats) of data[1:] given data[:-1], one stream from a zero state.
+
+    model: a CharLSTM, or notebook 02's NumPy RNN (its RNNParams, measured by ``labutils.charlm.cross_entropy``),
+    so one function compares the two.
+    """
+    if isinstance(model, RNNParams):
+        return charlm.cross_entropy(model, data)
     model.eval()
     data = torch.from_numpy(np.asarray(data))
     total, state = 0.0, None

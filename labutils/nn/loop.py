@@ -10,6 +10,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,8 +54,9 @@ def deterministic(threads: int = 2) -> None:
 
 @dataclass
 class History:
-    """What a run did. One entry per validation in step, train_loss (mean since the previous validation),
-    val_loss, val_metric (accuracy, or NaN) and seconds (wall clock, for plots only: never a stopping rule)."""
+    """What a run did, the one thing every trainer of labutils.nn returns. One entry per validation in step,
+    train_loss (mean since the previous validation), val_loss, val_metric (accuracy, or NaN) and seconds (wall
+    clock, for plots only: never a stopping rule); then the model it trained and what was measured after."""
     step: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
@@ -66,6 +68,9 @@ class History:
     best_val_loss: float = math.inf
     stopped: str = ""               # why the run ended, in words
     converged: bool = False         # early stopping fired or the goal was reached before the step cap
+    model: Any = None               # the trained model (with the best validated weights, when validated)
+    results: dict = field(default_factory=dict)   # measured after training, e.g. test_acc (see each trainer)
+    samples: list = field(default_factory=list)   # (step, text) generated while training
 
     @property
     def best_metric(self):
@@ -146,4 +151,5 @@ def train(model, batches, loss_fn, optimizer, max_steps, validate=None, every=10
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    history.model = model
     return history

@@ -116,8 +116,9 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
                     test_size=1000, **gate):
     """Train a SequenceClassifier on fresh frequency-task batches (Adam) and test it on a fixed set.
 
-    -> dict(test_acc, test_loss, losses (per iteration), open_fraction (n,) on the test set, model,
-            initial_tau (n,): the Phased LSTM's periods before training, None for the LSTM)
+    -> History (``.model``; ``.train_loss``: per iteration) whose ``results`` are test_acc, test_loss,
+       open_fraction (n,) on the test set and initial_tau (n,): the Phased LSTM's periods before training,
+       None for the LSTM
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -126,11 +127,11 @@ def train_frequency(phased, regular, iters, seed=0, lr=1e-2, hidden_size=32, bat
     batches = (frequency_task(batch, rng, steps, duration, regular=regular) for _ in range(iters))
     history = train(model, batches, lambda m, b: nn.functional.cross_entropy(m(b[0], b[1])[0], b[2]),
                     make_optimizer("adam", model.parameters(), lr), iters, every=1)
-    losses = history.train_loss
     values, times, labels = frequency_task(test_size, np.random.default_rng(10_000 + seed), steps, duration,
                                            regular=regular)
     with torch.no_grad():
         logits, open_fraction = model(values, times)
-    return dict(test_acc=(logits.argmax(1) == labels).float().mean().item(),
-                test_loss=nn.functional.cross_entropy(logits, labels).item(), losses=np.array(losses),
-                open_fraction=open_fraction.numpy(), model=model, initial_tau=initial_tau)
+    history.results = dict(test_acc=(logits.argmax(1) == labels).float().mean().item(),
+                           test_loss=nn.functional.cross_entropy(logits, labels).item(),
+                           open_fraction=open_fraction.numpy(), initial_tau=initial_tau)
+    return history

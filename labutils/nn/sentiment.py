@@ -242,7 +242,8 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
     """Train one SentimentRNN configuration until early stopping (or max_epochs); test its best checkpoint.
 
     data: imdb_data's dict; embeddings: (vocab, dim) array; lr: Adam's rate, LEARNING_RATE[cell] by default.
-    -> (row dict for a results table, History, the model, test probabilities (n_test,))
+    -> History (``.model``) whose ``results`` are the results table's row (``TABLE_COLUMNS``) and test_p, the
+       test probabilities (n_test,)
     """
     torch.manual_seed(seed)
     model = SentimentRNN(len(embeddings), embeddings.shape[1], hidden_size, cell, layers, bidirectional, dropout,
@@ -255,7 +256,18 @@ def train_and_test(data, embeddings, cell="lstm", layers=1, bidirectional=False,
            "test_acc": round(test_acc, 4), "val_acc": round(history.best_metric, 4),
            "epochs": history.steps // per_epoch, "best_epoch": history.best_step // per_epoch,
            "converged": history.converged, "seconds": round(history.seconds[-1], 1)}
-    return row, history, model, test_p
+    history.results = {**row, "test_p": test_p}
+    return history
+
+
+# The columns of the results table (notebook 05's and benchmarks/imdb_grid.py's), in order
+TABLE_COLUMNS = ("cell", "layers", "bidirectional", "pooling", "dropout", "test_acc", "val_acc", "epochs",
+                 "best_epoch", "converged", "seconds")
+
+
+def table_row(history) -> dict:
+    """train_and_test's History -> its row of the results table (TABLE_COLUMNS)."""
+    return {name: history.results[name] for name in TABLE_COLUMNS}
 
 
 # ---- the full grid, measured once by benchmarks/imdb_grid.py -------------------------------------------------

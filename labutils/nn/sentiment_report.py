@@ -1,8 +1,8 @@
 """Notebook 05's tables and analyses of its results: the configurations' table, the best one by validation,
 accuracy by review length, and the summary of the measured grid (``sentiment.read_grid``).
 
-A row is ``sentiment.train_and_test``'s dict: cell, layers, bidirectional, test_acc, val_acc, epochs,
-best_epoch, converged (and more). Plain Python and NumPy: the functions take rows and arrays, not models.
+A row is ``sentiment.table_row`` of ``train_and_test``'s History: cell, layers, bidirectional, test_acc, val_acc,
+epochs, best_epoch, converged (and more). Plain Python and NumPy: the functions take rows and arrays, not models.
 """
 import csv
 from typing import Dict, List, Sequence
