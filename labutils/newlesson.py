@@ -162,6 +162,9 @@ def new_lesson(stem: str, title: str, root: Path = PROJECT_ROOT, repo: str = REP
     """Write a new lesson's three files under root -> their paths. Refuses (FileExistsError) to overwrite any."""
     number, name = _names(stem)
     root = Path(root)
+    if not ((root / "notebooks").is_dir() and (root / "labutils" / "lessons").is_dir()):
+        raise ValueError(f"{root} is not a checkout of the course (no notebooks/ and labutils/lessons/ there): "
+                         "new-lesson writes into a checkout; clone the course repository and run it there")
     paths = [root / "notebooks" / f"{stem}.ipynb", root / "labutils" / "lessons" / f"{name}.py",
              root / "labutils" / f"{name}.py"]
     taken = [p for p in paths if p.exists()] + sorted((root / "notebooks").glob(f"{number}_*.ipynb"))

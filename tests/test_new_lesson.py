@@ -79,6 +79,8 @@ def test_new_lesson_refuses_a_taken_number_or_a_bad_name(course, tmp_path):
     for bad in ("9_x", "10_Caps", "10_class", "10-dash"):
         with pytest.raises(ValueError, match="not a lesson's name"):
             new_lesson(bad, "x", root=tmp_path)
+    with pytest.raises(ValueError, match="not a checkout of the course"):
+        new_lesson("10_fine", "x", root=tmp_path)          # e.g. an installed wheel's site-packages
 
 
 def test_run_release_grade_and_site_pick_it_up(course):
