@@ -166,8 +166,7 @@ ATTACKS = {
             pid = os.fork()
             if pid == 0:
                 block = bytearray(3 * 2**30)
-                for i in range(0, len(block), 4096):
-                    block[i] = 1
+                block[::4096] = b"\x01" * (len(block) // 4096)     # every page resident, at C speed
                 time.sleep(60)
                 os._exit(0)
             pids.append(pid)
