@@ -154,3 +154,27 @@ def test_one_tolerance_policy_for_arrays_and_tensors(dtype, tol):
     assert_close("x", torch.from_numpy(expected * (1 + tol / 10)), torch.from_numpy(expected))
     with pytest.raises(AssertionError, match="relative error"):
         assert_close("x", torch.from_numpy(expected * (1 + 10 * tol)), expected)
+
+
+def test_a_failing_check_shows_the_student_one_line_in_a_notebook():
+    """In a real kernel: a check's verdict is its one message (no frames of labutils, no line of the check's code,
+    which for check_one_hot or check_lstm_param_count would be the answer); the student's own error keeps only
+    the student's frames."""
+    import nbclient
+    import nbformat
+    cells = ["from labutils.lessons.numpy_char_rnn import check_one_hot\nimport numpy as np",
+             "def one_hot(ix, vocab_size):\n    x = np.zeros((1, vocab_size))\n    x[0, ix] = 1\n    return x",
+             "check_one_hot(one_hot)",
+             "def one_hot(ix, vocab_size):\n    return np.eye(vocab_size)[:, [ix + 1000]]",
+             "check_one_hot(one_hot)",
+             "def one_hot(ix, vocab_size):\n    raise NotImplementedError()",
+             "check_one_hot(one_hot)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, allow_errors=True, timeout=120).execute()
+    errors = [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["AssertionError", "IndexError", "NotImplementedError"], errors
+    wrong_shape, crash, unfinished = (e.traceback for e in errors)
+    assert wrong_shape == ["AssertionError: " + errors[0].evalue] and "expected (5, 1)" in errors[0].evalue
+    assert unfinished == ["NotImplementedError: " + errors[2].evalue]
+    text = "\n".join(crash)
+    assert "ix + 1000" in text and "labutils" not in text and "expected = np.zeros" not in text, text

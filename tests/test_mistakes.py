@@ -51,6 +51,25 @@ def backward_without_dh_next(dlogits, cache):
     return grads, dh_next
 
 
+def backward_forward_in_time(dlogits, cache):
+    steps, hs, params = cache
+    grads = params.zeros_like()
+    grads.Why = np.einsum("tvn,thn->vh", dlogits, hs)
+    grads.by = dlogits.sum(axis=(0, 2))[:, None]
+    dh_next = np.zeros_like(hs[0])
+    for t in range(len(steps)):                              # forward, not reversed
+        _, dh_next, dWxh, dWhh, dbh = rnn.rnn_step_backward(params.Why.T @ dlogits[t] + dh_next, steps[t])
+        grads.Wxh += dWxh
+        grads.Whh += dWhh
+        grads.bh += dbh
+    return grads, dh_next
+
+
+def backward_divided_by_n(dlogits, cache):
+    grads, dh0 = rnn.rnn_backward(dlogits / dlogits.shape[2], cache)
+    return grads, dh0
+
+
 def backward_grads_is_params(dlogits, cache):
     steps, hs, params = cache
     grads = params
@@ -121,6 +140,22 @@ def sample_without_feedback(params, h, seed_ix, n, temperature, rng):
     return ixs, h
 
 
+def sample_seed_first(params, h, seed_ix, n, temperature, rng):
+    ixs, h = sampling.sample(params, h, seed_ix, n, temperature, rng)
+    return [seed_ix] + ixs[:-1], h
+
+
+def sample_unstable_softmax(params, h, seed_ix, n, temperature, rng):
+    ixs, ix = [], seed_ix
+    for _ in range(n):
+        h = np.tanh(params.Wxh[:, [ix]] + params.Whh @ h + params.bh)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp((params.Why @ h + params.by).ravel() / temperature)     # no max subtracted
+            ix = int(rng.choice(len(e), p=e / e.sum()))
+        ixs.append(ix)
+    return ixs, h
+
+
 def sample_argmax(params, h, seed_ix, n, temperature, rng):
     return sampling.sample(params, h, seed_ix, n, greedy=True)
 
@@ -139,6 +174,8 @@ CATALOGUE = [
     ("check_rnn_step_backward", [rnn.rnn_step_forward, step_backward_bias_not_summed], "dbh"),
     ("check_bptt", [rnn.rnn_forward, backward_without_dh_next], "Add dh_next"),
     ("check_bptt", [rnn.rnn_forward, backward_grads_is_params], "changed the parameters it was given"),
+    ("check_bptt", [rnn.rnn_forward, backward_forward_in_time], "loop runs forward in time"),
+    ("check_bptt", [rnn.rnn_forward, backward_divided_by_n], "the same factor for all: 1/N"),
     ("check_loss_fun", [loss_fun_without_dhnext], "Add dhnext"),
     ("check_adagrad_update", [adagrad_memory_rebound], "memory did not change"),
     ("check_adagrad_update", [adagrad_clip_after], "memory."),
@@ -147,6 +184,8 @@ CATALOGUE = [
     ("check_softmax_with_temperature", [softmax_no_validation], "must raise ValueError"),
     ("check_sample", [sample_without_feedback], "Feed each sampled index back in"),
     ("check_sample", [sample_argmax], "differ from the reference"),
+    ("check_sample", [sample_seed_first], "shifted by one, starting with the seed index"),
+    ("check_sample", [sample_unstable_softmax], "subtract the maximum logit"),
     ("check_one_hot", [one_hot_row], "has shape (1, 5), expected (5, 1)"),
 ]
 
@@ -242,18 +281,24 @@ def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", forget_bias=None, tanh_
     return torch.sigmoid(o) * (torch.tanh(c_new) if tanh_out else c_new), c_new
 
 
-def _train_loop(zero_grad=True, step=True):
+def _train_loop(zero_grad=True, backward=True, clip="before", step=True, mode="train", returns=np.mean):
     def train_one_epoch(model, batches, optimizer, loss_fn):
+        getattr(model, mode)()
         losses = []
         for ids, lengths, labels in batches:
             if zero_grad:
                 optimizer.zero_grad()
             loss = loss_fn(model(ids, lengths), labels)
-            loss.backward()
+            if backward:
+                loss.backward()
+            if clip == "before":
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             if step:
                 optimizer.step()
+            if clip == "after":
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             losses.append(loss.item())
-        return float(np.mean(losses))
+        return float(returns(losses))
     return train_one_epoch
 
 
@@ -272,6 +317,22 @@ def _phased_swapped(x, t, h, c, cell):
 def _loss_unmasked(scores, targets, mask):
     from labutils.nn.captioning import temporal_softmax_loss
     return temporal_softmax_loss(scores, targets, torch.ones_like(mask))
+
+
+def _loss_over_time(scores, targets, mask):
+    N = len(scores)
+    return -(torch.log_softmax(scores, dim=1).gather(2, targets[..., None])[..., 0] * mask).sum() / N
+
+
+def _loss_shifted_again(scores, targets, mask):
+    from labutils.nn.captioning import temporal_softmax_loss
+    return temporal_softmax_loss(scores[:, :-1], targets[:, 1:], mask[:, 1:])
+
+
+def _decode_end_as_null(model, images, vocab, max_length=20):
+    from labutils.nn.captioning import decode
+    words = decode(model, images, vocab, max_length=max_length)
+    return words.masked_fill(words == vocab["<END>"], vocab["<NULL>"])
 
 
 def _loss_per_word(scores, targets, mask):
@@ -305,15 +366,27 @@ NN_CATALOGUE = [
     ("check_lstm_cell", lambda *a: _lstm(*a, order="figo"), "order i, f, g, o"),
     ("check_lstm_cell", lambda *a: _lstm(*a, forget_bias=1.0), "forget-gate bias of 1"),
     ("check_lstm_cell", lambda *a: _lstm(*a, tanh_out=False), "h_new = o * tanh(c_new)"),
+    ("check_lstm_cell", lambda x, h, c, w_ih, w_hh, b_ih, b_hh: _lstm(
+        x, h, c, w_ih, w_hh, b_ih + torch.cat([torch.zeros(len(b_ih) // 4), torch.ones(len(b_ih) // 4),
+                                               torch.zeros(len(b_ih) // 2)]), b_hh), "adds 1 to the forget gate"),
     ("check_lstm_param_count", lambda d, n: 4 * (d * n + n * n + 2 * n), "one bias (n)"),
     ("check_lstm_param_count", lambda d, n: d * n + n * n + n, "for each of the 4 gates"),
     ("check_time_gate", _time_gate_python_mod, "np.mod of a negative number"),
     ("check_phased_lstm_step", _phased_swapped, "k and 1 - k are swapped"),
     ("check_temporal_softmax_loss", _loss_unmasked, "counts the padded steps"),
     ("check_temporal_softmax_loss", _loss_per_word, "divided by the number of real words"),
+    ("check_temporal_softmax_loss", _loss_over_time, "softmax runs over the time axis"),
+    ("check_temporal_softmax_loss", _loss_shifted_again, "shifts the captions by one again"),
     ("check_greedy_decode", _decode_no_null, "fill with <NULL>"),
+    ("check_greedy_decode", _decode_end_as_null, "keep the <END> word itself"),
     ("check_sentiment_forward", _PaddedLast, "last *padded* position"),
-    ("check_overfit", _train_loop(step=False), "optimizer.step"),
+    ("check_overfit", _train_loop(step=False), "optimizer.step() was never called"),
+    ("check_overfit", _train_loop(zero_grad=False), "call optimizer.zero_grad() at the start of every batch"),
+    ("check_overfit", _train_loop(clip="after"), "reached optimizer.step() unclipped"),
+    ("check_overfit", _train_loop(clip=None), "reached optimizer.step() unclipped"),
+    ("check_overfit", _train_loop(backward=False), "call loss.backward() before optimizer.step()"),
+    ("check_overfit", _train_loop(mode="eval"), "in eval mode during training"),
+    ("check_overfit", _train_loop(returns=np.sum), "returned the sum of the batch losses"),
 ]
 
 

@@ -15,8 +15,11 @@ fails its check.
 """
 import contextlib
 import functools
+import sys
+import traceback
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -134,7 +137,8 @@ def _record(fn, passed):
 
 def run_check(check, fns, seed=0):
     """The notebook path: cases, probe and verify in this process. fns: the student's functions, in the
-    order of ``check.uses``. Prints ``check.passed`` or raises AssertionError / NotImplementedError."""
+    order of ``check.uses``. Prints ``check.passed`` or raises AssertionError / NotImplementedError, shown as
+    one message (``brief``)."""
     if len(fns) != len(check.uses):
         raise TypeError(f"{check.grade_id} takes {len(check.uses)} function(s): {', '.join(check.uses)}")
     checked = fns[-1]
@@ -146,13 +150,47 @@ def run_check(check, fns, seed=0):
             try:
                 outputs = run_probe(check, fns, case, namespace)
             except NotImplementedError as err:
-                raise NotImplementedError(not_implemented_message(err, fns)) from None
-            check.verify(case, roundtrip(outputs))
+                raise brief(NotImplementedError(not_implemented_message(err, fns))) from None
+            except Exception as err:   # noqa: BLE001 - the student's code raised: show its frames, not the check's
+                raise your_frames_only(err)
+            try:
+                check.verify(case, roundtrip(outputs))
+            except AssertionError as err:
+                raise brief(err) from None
     except BaseException:
         _record(checked, False)
         raise
     _record(checked, True)
     print(check.passed)
+
+
+# ---- how a failure looks in a notebook --------------------------------------------------------------------
+# IPython shows an exception through its ``_render_traceback_`` when it has one: a check's verdict is its one
+# message (the frames through labutils would bury it, and a check's own lines can be the answer).
+LABUTILS_DIR = str(Path(__file__).resolve().parents[1])
+LIBRARY_DIRS = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def brief(err):
+    """err, shown in a notebook as ``AssertionError: <message>`` alone."""
+    text = f"{type(err).__name__}: {err}"
+    err._render_traceback_ = lambda: [text]
+    return err
+
+
+def your_frames_only(err):
+    """err (raised by the student's code during a check), shown with the student's own frames only: none of
+    labutils, the standard library or installed packages."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith((LABUTILS_DIR,) + LIBRARY_DIRS)]
+    lines = ["Traceback (your code; the check's frames are not shown):"]
+    lines += [line.rstrip("\n") for line in traceback.format_list(frames)]
+    lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(err), err)]
+    try:
+        err._render_traceback_ = lambda: lines
+    except AttributeError:                 # an exception type without a __dict__: IPython's usual traceback
+        pass
+    return err
 
 
 def fallback(student_fn: Callable, reference_fn: Callable, checked=None) -> Callable:

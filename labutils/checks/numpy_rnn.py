@@ -67,6 +67,53 @@ def bptt_without_carry(params, xs, targets, h0):
     return grads
 
 
+def bptt_in_time_order(params, xs, targets, h0):
+    """(grads, dh0) of a BPTT whose loop runs forward in time (t = 0, 1, ...), carrying dh_next as usual: each
+    step then receives the gradient of the step *before* it, not after it."""
+    hs, logits, (steps, _, _) = rnn.rnn_forward(xs, h0, params)
+    _, dlogits = rnn.softmax_cross_entropy(logits, targets)
+    grads = params.zeros_like()
+    grads.Why = np.einsum("tvn,thn->vh", dlogits, hs)
+    grads.by = dlogits.sum(axis=(0, 2))[:, None]
+    dh_next = np.zeros_like(h0)
+    for t in range(len(steps)):
+        _, dh_next, dWxh, dWhh, dbh = rnn.rnn_step_backward(params.Why.T @ dlogits[t] + dh_next, steps[t])
+        grads.Wxh, grads.Whh, grads.bh = grads.Wxh + dWxh, grads.Whh + dWhh, grads.bh + dbh
+    return grads, dh_next
+
+
+def same_gradients(mine, expected, names=None):
+    """Whether every gradient in ``mine`` (a dict) matches ``expected`` (a dict) to TOL."""
+    names = list(expected) if names is None else names
+    return not wrong_gradients({k: mine[k] for k in names}, {k: expected[k] for k in names})
+
+
+def common_factor(mine, expected):
+    """c if every gradient in ``mine`` is the same multiple c != 1 of the reference's (``expected``), else None:
+    the loss was scaled (divided by N or T, or its sign flipped), not one formula wrong."""
+    try:
+        m = np.concatenate([np.ravel(np.asarray(mine[k], dtype=np.float64)) for k in expected])
+    except (ValueError, TypeError):
+        return None
+    e = np.concatenate([np.ravel(expected[k]) for k in expected])
+    if m.shape != e.shape or not np.all(np.isfinite(m)) or not e @ e > 0:
+        return None
+    c = float(m @ e / (e @ e))
+    if abs(c - 1) < 1e-6 or rel_error(m, c * e) >= TOL:
+        return None
+    return c
+
+
+def factor_message(c, sizes):
+    """'every gradient is 0.5 times the reference's: ...', naming the size c is 1 over (sizes: {'N': 2, ...})."""
+    why = next((f": 1/{name} (= 1/{n}), as if the loss were divided by {name}; the course's loss is summed over "
+                f"{'the examples' if name == 'N' else 'the time steps'}, not averaged"
+                for name, n in sizes.items() if n > 1 and abs(c * n - 1) < 1e-6), "")
+    if not why and abs(c + 1) < 1e-6:
+        why = ": the sign is flipped (dy = p - onehot(target), not onehot(target) - p)"
+    return f"every gradient is {c:.4g} times the reference's, the same factor for all{why}"
+
+
 def wrong_gradients(mine, expected):
     """{name: relative error} of the gradients in ``mine`` that miss the analytic reference's (TOL)."""
     errors = {}
@@ -81,8 +128,12 @@ def small_charlm(rng, V=5, H=4, scale=0.5):
     return params.replace(bh=rng.standard_normal((H, 1)) * 0.1, by=rng.standard_normal((V, 1)) * 0.1)
 
 
-def sampling_cases(seed, n, seed_ix, temperatures):
+def sampling_cases(seed, n, seed_ix, temperatures, logit_scale=1.0):
+    """Cases for a sampler: a small model, a start state and a generator seed, one case per temperature.
+    logit_scale multiplies Why and by: large logits (divided by a small temperature) overflow a softmax that
+    does not subtract the maximum."""
     params = small_charlm(np.random.default_rng(seed), V=6, H=5, scale=1.0)
+    params = params.replace(Why=params.Why * logit_scale, by=params.by * logit_scale)
     h0 = np.random.default_rng(seed + 1).standard_normal((5, 1)) * 0.5
     return [dict(params=dict(params.items()), h=h0, seed_ix=seed_ix, n=n, temperature=t, rng_seed=seed)
             for t in temperatures]
@@ -94,11 +145,22 @@ def sampling_args(case):
 
 
 def compare_indices(got_ixs, ref_ixs, case, hint):
+    """AssertionError unless the sampled indices are the reference's, naming an off-by-one when it is one."""
     try:
         got_ixs = [int(i) for i in np.asarray(got_ixs).reshape(-1)]
     except (TypeError, ValueError):
         raise AssertionError(f"return a list of {case['n']} indices, not {kind(got_ixs)}") from None
-    if got_ixs != list(ref_ixs):
-        first = next((i for i, (a, b) in enumerate(zip(got_ixs, ref_ixs)) if a != b), min(len(got_ixs), case["n"]))
-        raise AssertionError(f"at temperature {case['temperature']}, the sampled indices differ from the reference "
-                             f"from position {first} on (got {len(got_ixs)} indices, expected {case['n']}). {hint}")
+    ref_ixs = list(ref_ixs)
+    if got_ixs == ref_ixs:
+        return
+    at = f"at temperature {case['temperature']}, "
+    if got_ixs[:1] == [case["seed_ix"]] and got_ixs[1:len(ref_ixs)] == ref_ixs[:len(got_ixs) - 1]:
+        raise AssertionError(f"{at}your indices are the reference's shifted by one, starting with the seed index "
+                             f"{case['seed_ix']}: return the {case['n']} indices sampled after it (the seed is the "
+                             "first input, not the first output)")
+    if len(got_ixs) > 1 and got_ixs[:-1] == ref_ixs[1:len(got_ixs)]:
+        raise AssertionError(f"{at}your indices are the reference's shifted by one (the first one is missing): "
+                             "append each index as soon as it is sampled, before it becomes the next input")
+    first = next((i for i, (a, b) in enumerate(zip(got_ixs, ref_ixs)) if a != b), min(len(got_ixs), case["n"]))
+    raise AssertionError(f"{at}the sampled indices differ from the reference from position {first} on (got "
+                         f"{len(got_ixs)} indices, expected {case['n']}). {hint}")

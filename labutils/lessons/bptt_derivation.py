@@ -10,10 +10,14 @@ from labutils.checks.framework import Check, assert_close, expect_array, expect_
 from labutils.checks.numpy_rnn import (
     TOL,
     as_params,
+    bptt_in_time_order,
     bptt_without_carry,
+    common_factor,
     earlier_is_wrong,
+    factor_message,
     no_carry,
     params_from,
+    same_gradients,
     unchanged,
     wrong_gradients,
 )
@@ -225,6 +229,7 @@ def _verify_bptt(case, got):
     mine, expected = {**dict(grads.items()), "h0": dh0}, {**dict(ref_grads.items()), "h0": ref_dh0}
     bad = wrong_gradients(mine, expected)
     if bad:
+        _diagnose_bptt(mine, expected, params, xs, targets, h0)
         worst = max(bad, key=bad.get)
         loss = (lambda v: rnn.rnn_loss(params, xs, targets, v)[0]) if worst == "h0" else \
             (lambda v: rnn.rnn_loss(params.replace(**{worst: v}), xs, targets, h0)[0])
@@ -232,6 +237,20 @@ def _verify_bptt(case, got):
         raise AssertionError(f"BPTT gradient for {worst} is wrong: relative error {numeric:.2e} vs the numerical "
                              f"gradient, {bad[worst]:.2e} vs the reference's (should be < {TOL:.0e}); also wrong: "
                              f"{sorted(set(bad) - {worst}) or 'nothing else'}. {BPTT_HINTS[worst]}")
+
+
+def _diagnose_bptt(mine, expected, params, xs, targets, h0):
+    """AssertionError naming a known wrong BPTT when the student's gradients are what it computes."""
+    c = common_factor(mine, expected)
+    if c is not None:
+        T, _, N = np.shape(xs)
+        raise AssertionError(f"{factor_message(c, {'N': N, 'T': T})}. Fix the scale where dlogits or each gradient "
+                             "is computed, not one formula.")
+    forward_grads, forward_dh0 = bptt_in_time_order(params, xs, targets, h0)
+    if len(xs) > 1 and same_gradients(mine, {**dict(forward_grads.items()), "h0": forward_dh0}):
+        raise AssertionError("rnn_backward's loop runs forward in time (t = 0, 1, ...): BPTT must go from the last "
+                             "step to the first, for t in reversed(range(T)), because dh_next at step t is what "
+                             "step t+1 sends back, and step t+1 must be done first")
 
 
 def _bptt_references():

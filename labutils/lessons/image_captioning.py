@@ -55,6 +55,7 @@ def _verify_loss(case, got):
     if is_close(loss, expected * N / n_real) and N != n_real:
         raise AssertionError("the loss is divided by the number of real words; CS231n's convention divides by "
                              f"the batch size N: sum over time, average over captions (here N = {N})")
+    _diagnose_loss(loss, expected, scores, targets, mask)
     assert_close(f"the loss ({loss.item():.6f}, expected {expected.item():.6f} for N, T, V = {N}, {T}, {V})", loss,
                  expected, hint="-log softmax(scores)[target], times the mask, summed, divided by N")
     if case["gradient"]:
@@ -65,6 +66,22 @@ def _verify_loss(case, got):
         if tuple(grad.shape) != tuple(scores.shape) or grad[~mask].abs().max() > 0:
             raise AssertionError("no gradient may reach the scores at masked steps (and some must reach the rest): "
                                  "build the loss from torch operations on scores")
+
+
+def _diagnose_loss(loss, expected, scores, targets, mask):
+    """AssertionError naming a known wrong loss when the student's is what it computes."""
+    from labutils.nn.captioning import temporal_softmax_loss
+    if is_close(loss, expected):
+        return
+    N, T, V = scores.shape
+    over_time = -(torch.log_softmax(scores, dim=1).gather(2, targets[..., None])[..., 0] * mask).sum() / N
+    if T > 1 and is_close(loss, over_time):
+        raise AssertionError("the softmax runs over the time axis (dim=1): each step's distribution is over the "
+                             "vocabulary, the last axis (dim=-1), as F.cross_entropy does on scores.reshape(N * T, V)")
+    if T > 1 and is_close(loss, temporal_softmax_loss(scores[:, :-1], targets[:, 1:], mask[:, 1:])):
+        raise AssertionError("the loss shifts the captions by one again: its caller already did (scores come from "
+                             "captions_in = captions[:, :-1], targets are captions_out = captions[:, 1:]), so compare "
+                             "scores[:, t] with targets[:, t] as they are")
 
 
 TEMPORAL_SOFTMAX_LOSS = Check(
@@ -110,7 +127,7 @@ def _probe_decode(fns, case):
 
 
 def _verify_decode(case, got):
-    from labutils.data.captions import END
+    from labutils.data.captions import END, NULL
     from labutils.nn.captioning import decode
     model, vocab = _captioner(case["model"])
     expected = decode(model, tensor(case["images"]), vocab, max_length=case["max_length"])
@@ -119,6 +136,10 @@ def _verify_decode(case, got):
         raise AssertionError(f"return (N, max_length) = (12, 9) word ids, not {tuple(got.shape)}; "
                              "the output does not include <START>")
     bad = (got != expected).any(dim=1).nonzero()[:, 0].tolist()
+    end_as_null = expected.masked_fill(expected == vocab[END], vocab[NULL])
+    if bad and bool((got == end_as_null).all()) and bool((expected == vocab[END]).any()):
+        raise AssertionError("your captions have <NULL> where the reference has <END>: keep the <END> word itself "
+                             "(the model predicted it), and fill only the steps after it with <NULL>")
     if bad:
         i = bad[0]
         first = int((got[i] != expected[i]).nonzero()[0, 0])

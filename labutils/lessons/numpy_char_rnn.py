@@ -10,7 +10,9 @@ from labutils.checks.numpy_rnn import (
     TOL,
     as_params,
     bptt_without_carry,
+    common_factor,
     compare_indices,
+    factor_message,
     no_carry,
     params_from,
     sampling_args,
@@ -98,6 +100,10 @@ def _verify_loss_fun(case, got):
         no_carry(grads, without, ref_grads, "dhnext", "loss_fun")
     bad = wrong_gradients(dict(grads.items()), dict(ref_grads.items()))
     if bad:
+        c = common_factor(dict(grads.items()), dict(ref_grads.items()))
+        if c is not None:
+            raise AssertionError(f"{factor_message(c, {'T': len(inputs)})}. Fix the scale of dy (or of the loss), "
+                                 "not one formula.")
         worst = max(bad, key=bad.get)
         numeric = grad_check(params, lambda p: loss_fun(inputs, targets, hprev, p)[0], grads)[worst]
         raise AssertionError(f"d{worst} is wrong: relative error {numeric:.2e} vs the numerical gradient, "
@@ -162,23 +168,41 @@ SAMPLE_HINT = ("Feed each sampled index back in as the next input, divide the lo
                "softmax, and draw with rng.choice(vocab_size, p=p).")
 
 
+EXTREME_TEMPERATURE = 0.01     # with logits of ~10, logits / 0.01 overflow np.exp unless the max is subtracted
+
+
+def _sample_cases(seed):
+    return (sampling_cases(seed, 40, 2, (1.0, 0.5)) +
+            [{**case, "extreme": True} for case in sampling_cases(seed, 40, 2, (EXTREME_TEMPERATURE,), logit_scale=8)])
+
+
 def _probe_sample(fns, case):
-    ixs, h = fns["sample"](*sampling_args(case))
+    try:
+        ixs, h = fns["sample"](*sampling_args(case))
+    except Exception as err:   # noqa: BLE001 - at an extreme temperature an error is the diagnosis
+        if not case.get("extreme"):
+            raise
+        return {"raised": f"{type(err).__name__}: {err}"}
     return {"ixs": list(ixs), "h": h}
 
 
 def _verify_sample(case, got):
     from labutils.sampling import sample
+    if "raised" in got:
+        raise AssertionError(f"at temperature {case['temperature']}, with logits in the tens, sample raised "
+                             f"{str(got['raised'])[:200]}: logits / temperature overflow np.exp; subtract the maximum "
+                             "logit before np.exp (a stable softmax gives the same probabilities)")
     ref_ixs, ref_h = sample(*sampling_args(case))
     compare_indices(got["ixs"], ref_ixs, case, SAMPLE_HINT)
     assert_close("final h", got["h"], ref_h, hint="return the state after the last step.")
 
 
 SAMPLE = Check(
-    "check_sample", ("sample",), lambda seed: sampling_cases(seed, 40, 2, (1.0, 0.5)),
+    "check_sample", ("sample",), _sample_cases,
     probe=_probe_sample, verify=_verify_sample, references=_charlm_references,
     reference=lazy("labutils.sampling:sample"),
-    passed="sample OK: the same indices as the reference at temperature 1 and 0.5 with the same generator")
+    passed=f"sample OK: the same indices as the reference at temperatures 1, 0.5 and {EXTREME_TEMPERATURE} (logits "
+           "large enough to overflow an unstable softmax) with the same generator")
 
 
 def check_sample(fn: Callable, seed: int = 6) -> None:

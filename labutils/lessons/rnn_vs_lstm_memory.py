@@ -70,6 +70,11 @@ def _forget_bias_diagnosis(case, c_mine):
         return
     implied = torch.logit(f_mine) - f[usable]                       # the forget bias the student's c_new implies
     given = bias_f.expand_as(f)[usable]
+    extra = implied - given
+    if extra.std() < 1e-3 and extra.abs().mean() > 1e-3 and given.std() > 1e-3:
+        raise AssertionError(f"c_new adds {extra.mean().item():.3g} to the forget gate on top of bias_ih + bias_hh: "
+                             "the biases you are given already hold any forget bias (notebook 06 sets it when it "
+                             "builds the model), so use them as they are")
     if implied.std() < 1e-3 and (implied - given).abs().max() > 1e-3:
         raise AssertionError(f"c_new uses a forget-gate bias of {implied.mean().item():.3g} for every unit instead of "
                              "bias_ih + bias_hh: take the forget gate's bias from the biases you are given (their "
