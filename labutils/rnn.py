@@ -172,6 +172,25 @@ def rnn_loss(params, xs, targets, h0):
     return loss, grads, hs[-1], dh0
 
 
+def rnn_loss_without_carry(params, xs, targets, h0):
+    """rnn_loss as a BPTT that forgets dh_next computes it: every step sees only its own output's gradient, so
+    nothing teaches the recurrence to remember (notebook 01's comparison, and a mistake the checks name).
+
+    -> loss, grads (RNNParams), h_last (hidden_size, N), dh0 (hidden_size, N)
+    """
+    hs, logits, (steps, _, _) = rnn_forward(xs, h0, params)
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    grads = params.zeros_like()
+    grads.Why = np.einsum("tvn,thn->vh", dlogits, hs)
+    grads.by = dlogits.sum(axis=(0, 2))[:, None]
+    dh0 = np.zeros_like(h0)
+    for t in range(len(steps)):
+        _, dh_prev, dWxh, dWhh, dbh = rnn_step_backward(params.Why.T @ dlogits[t], steps[t])
+        grads.Wxh, grads.Whh, grads.bh = grads.Wxh + dWxh, grads.Whh + dWhh, grads.bh + dbh
+        dh0 = dh_prev if t == 0 else dh0
+    return loss, grads, hs[-1], dh0
+
+
 def hidden_gradients(Whh: np.ndarray, hs: np.ndarray, dh_last: np.ndarray, activation: str = "tanh") -> np.ndarray:
     """Backpropagate dL/dh_T to every earlier state, for a loss that depends only on the last state.
 

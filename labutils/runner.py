@@ -10,6 +10,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from tqdm.auto import tqdm
 
 from labutils.atomic import write_text
+from labutils.claims import unprinted_claims
 from labutils.execute import execute
 from labutils.results import RESULTS_ENV
 
@@ -68,6 +69,11 @@ def summary_markdown(report, mode):
     failed = {n: r for n, r in report.items() if r["status"] != "ok"}
     for name, row in failed.items():
         lines += ["", f"**{name} failed** at cell {row['error']['cell']}: `{row['error']['error']}`"]
+    for name, row in report.items():
+        if row.get("unprinted_claims"):
+            claims = ", ".join(f"{c['claim']} (cell {c['cell']})" for c in row["unprinted_claims"])
+            lines += ["", f"**{name}: the text states measured figures that no output printed**: {claims}. Update "
+                          "the text from this run, or print what it quotes."]
     total = sum(r["wall_s"] for r in report.values())
     lines += ["", f"Total: {total:.1f} s, {len(report) - len(failed)}/{len(report)} notebooks ok."]
     return "\n".join(lines) + "\n"
@@ -110,6 +116,8 @@ def _run_notebooks(paths, out, mode, timeout):
             path, out / "executed" / path.name, out / "results" / f"{name}.json", mode, timeout)
         write_text(out / "html" / f"{name}.html", to_html(nb))
         report[name] = {"wall_s": round(wall, 2), "status": status, "results": results}
+        if mode == "full" and status == "ok":     # the text's tagged figures are full-mode claims
+            report[name]["unprinted_claims"] = [{"cell": cell, "claim": claim} for cell, claim in unprinted_claims(nb)]
         if error:
             report[name]["error"] = error
             print(f"    FAILED at cell {error['cell']}: {error['error']}", flush=True)

@@ -335,6 +335,23 @@ def _decode_end_as_null(model, images, vocab, max_length=20):
     return words.masked_fill(words == vocab["<END>"], vocab["<NULL>"])
 
 
+def _forcing_swapped(captions, null_id):
+    return captions[:, 1:], captions[:, :-1], captions[:, :-1] != null_id
+
+
+def _forcing_mask_from_inputs(captions, null_id):
+    return captions[:, :-1], captions[:, 1:], captions[:, :-1] != null_id
+
+
+def _forcing_masks_end(captions, null_id):
+    out = captions[:, 1:]
+    return captions[:, :-1], out, (out != null_id) & (out != 2)
+
+
+def _forcing_twice(captions, null_id):
+    return captions[:, :-2], captions[:, 2:], captions[:, 2:] != null_id
+
+
 def _loss_per_word(scores, targets, mask):
     from labutils.nn.captioning import temporal_softmax_loss
     return temporal_softmax_loss(scores, targets, mask) * len(scores) / mask.sum()
@@ -375,6 +392,10 @@ NN_CATALOGUE = [
     ("check_phased_lstm_step", _phased_swapped, "k and 1 - k are swapped"),
     ("check_temporal_softmax_loss", _loss_unmasked, "counts the padded steps"),
     ("check_temporal_softmax_loss", _loss_per_word, "divided by the number of real words"),
+    ("check_teacher_forcing", _forcing_swapped, "are swapped"),
+    ("check_teacher_forcing", _forcing_mask_from_inputs, "mask is built from captions_in"),
+    ("check_teacher_forcing", _forcing_masks_end, "leaves out <END>"),
+    ("check_teacher_forcing", _forcing_twice, "shifted by two"),
     ("check_temporal_softmax_loss", _loss_over_time, "softmax runs over the time axis"),
     ("check_temporal_softmax_loss", _loss_shifted_again, "shifts the captions by one again"),
     ("check_greedy_decode", _decode_no_null, "fill with <NULL>"),

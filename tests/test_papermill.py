@@ -56,7 +56,7 @@ def test_papermill_mode_reaches_the_budgets():
 
 # Budgets smaller than quick mode's for every notebook (lists through -y, as the parameters cells say).
 TINY = {
-    "01_bptt_derivation": {"HIDDEN": 20, "T_LONG": 30},
+    "01_bptt_derivation": {"HIDDEN": 20, "T_LONG": 30, "RECALL_STEPS": 40},
     "02_numpy_char_rnn": {"ITERATIONS": 300, "EQUAL_CHARS": 100_000, "LOSS_TARGET": 100.0},
     "03_temperature_sampling": {"TEMP_TRAIN_ITERATIONS": 100, "SAMPLE_CHARS": 300},
     "04_snapshot_probing": {"SELECTION_CONTEXTS": 100, "RANDOM_DRAWS": 10},

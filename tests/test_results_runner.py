@@ -64,3 +64,14 @@ def test_two_runs_cannot_share_a_build_folder(tmp_path):
         with pytest.raises(BuildFolderBusy, match="another run is writing into"):
             run_notebooks([ok], tmp_path / "build", mode="quick")
     assert run_notebooks([ok], tmp_path / "build", mode="quick")["01_ok"]["status"] == "ok"
+
+
+def test_a_full_run_lists_the_measured_figures_its_text_states_but_does_not_print(tmp_path):
+    from nbformat.v4 import new_markdown_cell
+    nb = new_notebook(cells=[new_code_cell("print('accuracy 0.9355')"),
+                             new_markdown_cell("about 0.94<!-- measured --> of it, not 0.99<!-- measured -->")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, tmp_path / "01_text.ipynb")
+    report = run_notebooks([tmp_path / "01_text.ipynb"], tmp_path / "build", mode="full", timeout=60)
+    assert report["01_text"]["unprinted_claims"] == [{"cell": 1, "claim": "0.99"}]
+    assert "no output printed**: 0.99 (cell 1)" in (tmp_path / "build" / "summary.md").read_text()

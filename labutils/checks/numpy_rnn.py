@@ -56,17 +56,6 @@ def no_carry(grads, without, correct, name, fn_name):
                              "to dh at every step, and update it from the step's backward.")
 
 
-def bptt_without_carry(params, xs, targets, h0):
-    """The gradients a BPTT that forgets dh_next computes (every step sees only its own output)."""
-    hs, logits, (steps, _, _) = rnn.rnn_forward(xs, h0, params)
-    _, dlogits = rnn.softmax_cross_entropy(logits, targets)
-    grads = params.zeros_like()
-    for t in range(len(steps)):
-        _, _, dWxh, dWhh, dbh = rnn.rnn_step_backward(params.Why.T @ dlogits[t], steps[t])
-        grads.Wxh, grads.Whh, grads.bh = grads.Wxh + dWxh, grads.Whh + dWhh, grads.bh + dbh
-    return grads
-
-
 def bptt_in_time_order(params, xs, targets, h0):
     """(grads, dh0) of a BPTT whose loop runs forward in time (t = 0, 1, ...), carrying dh_next as usual: each
     step then receives the gradient of the step *before* it, not after it."""

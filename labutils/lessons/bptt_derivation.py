@@ -11,7 +11,6 @@ from labutils.checks.numpy_rnn import (
     TOL,
     as_params,
     bptt_in_time_order,
-    bptt_without_carry,
     common_factor,
     earlier_is_wrong,
     factor_message,
@@ -27,9 +26,10 @@ from labutils.gradcheck import numerical_gradient, rel_error
 
 @dataclass(frozen=True)
 class Budget(LessonBudget):
-    """Notebook 01's budgets: the size of the gradient-flow experiments."""
+    """Notebook 01's budgets: the training run on your own gradients, and the size of the gradient-flow experiments."""
     hidden: int = per_mode(100, 50)        # hidden size of the gradient-flow experiments
     t_long: int = per_mode(100, 60)        # sequence length of those experiments
+    recall_steps: int = per_mode(400, 300)  # updates of the delayed-recall RNN trained with your BPTT
 
 
 STEP_ARGS = ("x", "h_prev", "Wxh", "Whh", "bh")
@@ -220,7 +220,7 @@ def _verify_bptt(case, got):
         got = fallback_run
     unchanged(case["params"], got.get("params_after"), "rnn_backward")
     grads = as_params(got["grads"], "the grads that rnn_backward returns")
-    no_carry(grads, bptt_without_carry(params, xs, targets, h0), rnn.rnn_loss(params, xs, targets, h0)[1],
+    no_carry(grads, rnn.rnn_loss_without_carry(params, xs, targets, h0)[1], rnn.rnn_loss(params, xs, targets, h0)[1],
               "dh_next", "rnn_backward")
     dh0 = expect_array(got["dh0"], "dh0")
     if dh0.shape != h0.shape:

@@ -1,11 +1,13 @@
-"""Notebook 09's lesson: its budgets (Budget) and checks: the masked temporal softmax loss and greedy decoding."""
+"""Notebook 09's lesson: its budgets (Budget) and checks: teacher forcing's shift and mask, the masked temporal
+softmax loss and greedy decoding."""
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
-from labutils.checks.framework import Check, assert_close, expect_array, is_close, run_check
+from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
 from labutils.checks.tensors import load_weights, tensor, weights_of
 from labutils.config import LessonBudget, per_mode
 
@@ -17,6 +19,70 @@ class Budget(LessonBudget):
     pretrain_epochs: int = per_mode(6, 3)    # epochs of the image encoder's pretraining
     epochs: int = per_mode(40, 8)            # the cap on decoder epochs; early stopping usually ends sooner
 
+
+
+def _teacher_forcing_cases(seed):
+    """Caption batches as the data has them: <START> (1), words (4..), one <END> (2), then <NULL> (0) padding."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, T in [(4, 7), (1, 3), (6, 12)]:
+        captions = np.zeros((N, T), dtype=np.int64)
+        for n in range(N):
+            length = int(rng.integers(0, T - 1))                       # words between <START> and <END>
+            captions[n, 0], captions[n, length + 1] = 1, 2
+            captions[n, 1:length + 1] = rng.integers(4, 20, length)
+        cases.append(dict(captions=captions, null_id=0, end_id=2))
+    return cases
+
+
+def _probe_teacher_forcing(fns, case):
+    return fns["teacher_forcing"](tensor(case["captions"]), case["null_id"])
+
+
+def _verify_teacher_forcing(case, got):
+    captions, null, end = case["captions"], case["null_id"], case["end_id"]
+    got = expect_tuple(got, 3, "(captions_in, captions_out, mask)")
+    got_in, got_out, mask = (np.asarray(expect_array(g, name)) for g, name in
+                             zip(got, ("captions_in", "captions_out", "mask")))
+    expected_in, expected_out = captions[:, :-1], captions[:, 1:]
+    if got_in.shape == expected_in.shape and np.array_equal(got_in, expected_out) and \
+            np.array_equal(got_out, expected_in):
+        raise AssertionError("captions_in and captions_out are swapped: the decoder reads captions[:, :-1] "
+                             "(starting with <START>) and predicts captions[:, 1:], the next word at each step")
+    if np.array_equal(got_in, captions) or np.array_equal(got_out, captions):
+        raise AssertionError("the captions are not shifted: a decoder whose target is its own input learns to copy. "
+                             "captions_in = captions[:, :-1], captions_out = captions[:, 1:]")
+    if np.array_equal(got_in, captions[:, :-2]) or np.array_equal(got_out, captions[:, 2:]):
+        raise AssertionError("the captions are shifted by two: the target of each step is the *next* word, one "
+                             "position on (captions[:, :-1] in, captions[:, 1:] out)")
+    for name, mine, expected in (("captions_in", got_in, expected_in), ("captions_out", got_out, expected_out)):
+        if mine.shape != expected.shape or not np.array_equal(mine, expected):
+            raise AssertionError(f"{name} is wrong (shape {mine.shape}, expected {expected.shape}): captions_in = "
+                                 "captions[:, :-1], captions_out = captions[:, 1:]")
+    expected_mask = expected_out != null
+    if mask.shape != expected_mask.shape:
+        raise AssertionError(f"mask has shape {mask.shape}, expected {expected_mask.shape}: one entry per target")
+    mask = mask.astype(bool)
+    if np.array_equal(mask, expected_mask):
+        return
+    if np.array_equal(mask, expected_in != null):
+        raise AssertionError("the mask is built from captions_in: build it from captions_out, the targets (a step "
+                             "counts when the word it must predict is real)")
+    if np.array_equal(mask, expected_mask & (expected_out != end)):
+        raise AssertionError("the mask leaves out <END>: predicting the end is part of the task (greedy decoding "
+                             "stops there), so only <NULL> targets are masked")
+    raise AssertionError("mask is wrong: True where captions_out is not <NULL> (null_id), False at the padding")
+
+
+TEACHER_FORCING = Check(
+    "check_teacher_forcing", ("teacher_forcing",), _teacher_forcing_cases, probe=_probe_teacher_forcing,
+    verify=_verify_teacher_forcing,
+    passed="teacher_forcing OK: inputs end one word early, targets start one word late, <NULL> targets masked")
+
+
+def check_teacher_forcing(fn: Callable, seed: int = 0) -> None:
+    """fn(captions (N, T), null_id) -> captions_in (N, T-1), captions_out (N, T-1), mask (N, T-1)."""
+    run_check(TEACHER_FORCING, [fn], seed)
 
 
 def _loss_cases(seed):
@@ -159,7 +225,8 @@ def check_greedy_decode(fn: Callable, seed: int = 0) -> None:
     run_check(GREEDY_DECODE, [fn], seed)
 
 
-CHECKS = (TEMPORAL_SOFTMAX_LOSS, GREEDY_DECODE)
+CHECKS = (TEACHER_FORCING, TEMPORAL_SOFTMAX_LOSS, GREEDY_DECODE)
 # exercise grade_id -> the labutils object that re-implements it ("module:name"): withheld while graded
-REFERENCES = {"temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
+REFERENCES = {"teacher_forcing": "labutils.nn.captioning:teacher_forcing",
+              "temporal_softmax_loss": "labutils.nn.captioning:temporal_softmax_loss",
               "greedy_decode": "labutils.nn.captioning:decode"}

@@ -138,10 +138,20 @@ def temporal_softmax_loss(scores, targets, mask):
     return (nll * mask.reshape(N * T).float()).sum() / N
 
 
+def teacher_forcing(captions, null_id=0):
+    """The shift of teacher forcing (notebook 09, exercise 1): the decoder reads every word but the last and
+    predicts every word but the first; a step counts when its target is a real word (<END> included).
+
+    captions (N, T) word ids, <START> first -> captions_in (N, T-1), captions_out (N, T-1), mask (N, T-1) bool
+    """
+    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+    return captions_in, captions_out, captions_out != null_id
+
+
 def caption_loss(model, images, captions, image_idxs=None, null_id=0):
     """Teacher-forced loss of a batch: captions (N, T) with <START> first -> scalar."""
-    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-    return temporal_softmax_loss(model(images, captions_in, image_idxs), captions_out, captions_out != null_id)
+    captions_in, captions_out, mask = teacher_forcing(captions, null_id)
+    return temporal_softmax_loss(model(images, captions_in, image_idxs), captions_out, mask)
 
 
 @torch.no_grad()
