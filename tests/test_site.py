@@ -127,7 +127,7 @@ def test_every_figure_has_alt_text_and_no_page_shows_the_builders_paths(student_
     page = (student_site / "01_bptt_derivation.html").read_text()
     assert "No description has been provided" not in page
     alts = re.findall(r'<img alt="(Figure: [^"]+)"', page)
-    assert len(alts) == 2 and "clipping" in alts[1], alts
+    assert len(alts) == 3 and "clipping" in alts[2], alts
     for path in student_site.rglob("*.html"):
         text = path.read_text()
         assert str(PROJECT_ROOT) not in text and "/tmp/" not in text, f"{path.name} shows a build path"
