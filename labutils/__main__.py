@@ -28,6 +28,9 @@ def main(argv=None):
     grd.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grd.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     grd.add_argument("--mode", choices=("full", "quick"), default="quick")
+    grd.add_argument("--memory", type=float, default=6,
+                     help="GiB that all of one submission's processes may use together (default 6); "
+                          "--jobs sandboxes may each use that much at once")
     grd.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")
     grd.add_argument("--fresh", action="store_true",
                      help="grade every submission again (default: reuse the journaled verdicts of unchanged ones)")
@@ -111,7 +114,7 @@ def main(argv=None):
         try:
             rows = grade(args.submissions, args.source or notebooks_dir(), args.out or build_dir() / "grading",
                          args.jobs, args.timeout, args.mode, sandbox=not args.no_sandbox, scheduler=args.scheduler,
-                         fresh=args.fresh)
+                         fresh=args.fresh, memory=int(args.memory * 2**30))
         except SandboxUnavailable as err:
             print(f"grade: refusing to run student code without a sandbox: {err}", file=sys.stderr)
             return 2

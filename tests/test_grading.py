@@ -163,10 +163,10 @@ ATTACKS = {
     "memory_together": (textwrap.dedent("""
         import os, time
         pids = []
-        for _ in range(3):                  # three processes of 3 GiB each: each under its own 8 GiB limit
+        for _ in range(3):                  # three processes of 1 GiB each: each under the batch's 2 GiB cap
             pid = os.fork()
             if pid == 0:
-                block = bytearray(3 * 2**30)
+                block = bytearray(2**30)
                 block[::4096] = b"\x01" * (len(block) // 4096)     # every page resident, at C speed
                 time.sleep(60)
                 os._exit(0)
@@ -327,7 +327,9 @@ def batch(tmp_path_factory):
     out = tmp / "out"
     out.mkdir()
     (out / "precious.txt").write_text("keep")
-    rows = grade([subs], NOTEBOOKS, out, jobs=2, timeout=20, secret=b"test-course-secret")
+    # a 2 GiB cap for all of one submission's processes (the default is 6): memory_together's 3 GiB then fits
+    # in any CI machine, where 3 x 3 GiB met the system's limits before the grader's
+    rows = grade([subs], NOTEBOOKS, out, jobs=2, timeout=20, secret=b"test-course-secret", memory=2 * 2**30)
     after = digest(NOTEBOOKS)
     return dict(rows=rows, out=out, subs=subs, before=before, after=after, tmp=tmp)
 
@@ -365,6 +367,24 @@ def test_each_attack_gets_its_outcome(batch, student):
     expected = ATTACKS[student][1]
     assert row.status == expected, f"{student}: {row.status}: {row.reason}"
     assert row.points == (row.max if expected == "passed" else 0.0)
+
+
+@needs_sandbox
+def test_the_memory_cap_is_the_instructors(batch):
+    # the row names the cap the batch was graded with, and a changed cap is a changed verdict's key
+    assert "(2 GiB)" in check(batch, "memory_together").reason
+    from labutils.grading.grade import task_key
+    task = dict(student="s", notebook=NB01, submission="{}", source="{}", timeout=1, mode="quick", sandbox=True,
+                seed=1, memory=2 * 2**30)
+    assert task_key(task) != task_key({**task, "memory": 6 * 2**30})
+
+
+def test_too_many_jobs_for_the_memory_are_named(capsys):
+    from labutils.grading.grade import _warn_if_memory_short
+    _warn_if_memory_short(1, 2**20)
+    assert capsys.readouterr().err == ""
+    _warn_if_memory_short(4096, 2**40)
+    assert "lower --jobs or --memory" in capsys.readouterr().err
 
 
 @needs_sandbox

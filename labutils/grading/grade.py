@@ -220,17 +220,24 @@ def _invalid_rows(source, student, notebook, reason):
                 "invalid notebook", reason) for c in source.cells if is_check(c)]
 
 
-def _run_unsandboxed(job, scratch, timeout, mode, wall):
+def _run_unsandboxed(task, job, scratch, timeout, mode, wall):
     """--no-sandbox: the same runner as a plain child process of the grader (trusted code only)."""
     import subprocess
 
-    from labutils.grading.sandbox import Limits, capture, environment
+    from labutils.grading.sandbox import capture, environment
     env = environment(mode, {"HOME": str(scratch), "RNNLAB_CACHE": str(Path(scratch) / ".cache"),
                              "TMPDIR": str(scratch)})
     proc = subprocess.Popen([sys.executable, "-m", "labutils.grading.inside", str(job), str(timeout)], cwd=scratch,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
-    return capture(proc, Limits(), wall)
+    return capture(proc, sandbox_limits(task), wall)
+
+
+def sandbox_limits(task):
+    """The sandbox's limits for this task: the defaults, with the memory all its processes may use together
+    set by the instructor (``grade --memory``)."""
+    from labutils.grading.sandbox import Limits
+    return Limits(sandbox_memory_bytes=task.get("memory", Limits().sandbox_memory_bytes))
 
 
 def grade_task(task):
@@ -280,11 +287,12 @@ def grade_task(task):
             stubbed = task.get("labutils_dir")
             if not stubbed or not os.path.isdir(stubbed):       # a worker on another machine makes its own
                 stubbed = stubbed_package(withheld_references(notebook))
-            outcome = Sandbox().run([sys.executable, "-m", "labutils.grading.inside", "/job", str(timeout)],
+            outcome = Sandbox(sandbox_limits(task)).run([sys.executable, "-m", "labutils.grading.inside", "/job",
+                                                         str(timeout)],
                                     job, task["mode"], wall_seconds=wall, labutils_dir=stubbed)
         else:
             (work / "scratch").mkdir()
-            outcome = _run_unsandboxed(job, work / "scratch", timeout, task["mode"], wall)
+            outcome = _run_unsandboxed(task, job, work / "scratch", timeout, task["mode"], wall)
         out = Outputs(outcome.stdout)
         executed = out.executed()
         rows = []
@@ -313,10 +321,9 @@ def grade_task(task):
                 except OutputError as err:
                     status, reason = "error", str(err)
                 if status == "error" and executed is None and getattr(outcome, "out_of_memory", False):
-                    from labutils.grading.sandbox import Limits
                     status, reason = "memory limit", (
                         "the submission's processes together used more than the sandbox's memory limit "
-                        f"({Limits().sandbox_memory_bytes >> 30} GiB) and were stopped")
+                        f"({sandbox_limits(task).sandbox_memory_bytes / 2**30:g} GiB) and were stopped")
                 elif status == "error" and executed is None:
                     status = "sandbox ended" if not outcome.timed_out else "timeout"
                     reason = ("the grader got nothing back from the sandbox (the submission's code killed its "
@@ -555,8 +562,8 @@ def _safe_task(task):
 def task_key(task):
     """What a verdict depends on: the submission, the course's notebook, the settings and the seed."""
     digest = hashlib.sha256()
-    for field in ("student", "notebook", "submission", "source", "timeout", "mode", "sandbox", "seed"):
-        digest.update(f"{field}\0{task[field]}\0".encode())
+    for field in ("student", "notebook", "submission", "source", "timeout", "mode", "sandbox", "seed", "memory"):
+        digest.update(f"{field}\0{task.get(field)}\0".encode())
     return digest.hexdigest()
 
 
@@ -623,13 +630,14 @@ def _journal(journal, key, result):
 
 
 def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox=True, scheduler=None,
-          secret=None, fresh=False):
+          secret=None, fresh=False, memory=None):
     """Grade every submission; write grades.csv, similarity.csv and feedback/ under out_dir -> rows.
 
     sandbox=False (``--no-sandbox``) runs submissions unprotected; every row says so. secret: the course secret
     (bytes) the hidden inputs are derived from (default: ``course_secret()``). Each result is journaled in
     out_dir/.journal as it finishes: an interrupted grade resumes there, and a regrade grades only what changed
-    (``fresh=True``: grade everything again).
+    (``fresh=True``: grade everything again). memory: bytes that all of one submission's processes may use
+    together (default ``Limits.sandbox_memory_bytes``, 6 GiB); ``jobs`` sandboxes may each use that much at once.
     """
     from labutils.grading.flags import similarity
     out_dir = Path(out_dir)
@@ -637,6 +645,8 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
         from labutils.grading.sandbox import Sandbox
         Sandbox()                                      # raises SandboxUnavailable with what to do
     secret = course_secret() if secret is None else secret
+    memory = sandbox_limits({}).sandbox_memory_bytes if memory is None else int(memory)
+    _warn_if_memory_short(jobs, memory)
     source_paths = sorted(Path(source_dir).glob("*.ipynb"))
     sources = {p.stem: p.read_text(encoding="utf-8") for p in source_paths}
     source_nbs = {name: nbformat.reads(text, as_version=4) for name, text in sources.items()}
@@ -660,7 +670,7 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
         text = path.read_bytes()[:MAX_SUBMISSION_BYTES].decode("utf-8-sig", "replace") \
             if size <= MAX_SUBMISSION_BYTES else "{too large}"
         tasks.append(dict(student=student, notebook=notebook, submission=text, source=sources[notebook],
-                          timeout=timeout, mode=mode, sandbox=sandbox, cells=cells[notebook],
+                          timeout=timeout, mode=mode, sandbox=sandbox, cells=cells[notebook], memory=memory,
                           labutils_dir=stubbed.get(notebook),
                           seed=submission_seed(secret, notebook, student)))
     start = time.perf_counter()
@@ -704,6 +714,20 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
           + (f", reused {reused} unchanged ones (--fresh grades them again)" if reused else "")
           + f"{'' if sandbox else ' WITHOUT a sandbox (--no-sandbox)'} -> {out_dir / 'grades.csv'}")
     return rows
+
+
+def _warn_if_memory_short(jobs, memory):
+    """Say so when jobs sandboxes at their memory limit would not fit in this machine's memory: a submission
+    would then meet the kernel's OOM killer (or a failed allocation) before the grader's own, clearer limit."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if jobs * memory > total:
+        print(f"grade: {jobs} jobs x {memory / 2**30:g} GiB per submission is more than this machine's "
+              f"{total / 2**30:.1f} GiB: lower --jobs or --memory, or a greedy submission may be stopped by the "
+              "system instead of the grader (its row then reads timeout or sandbox ended, not memory limit)",
+              file=sys.stderr)
 
 
 def _write_csv(path, fields, dicts):
