@@ -31,6 +31,11 @@ def main(argv=None):
     grd.add_argument("--memory", type=float, default=6,
                      help="GiB that all of one submission's processes may use together (default 6); "
                           "--jobs sandboxes may each use that much at once")
+    grd.add_argument("--roster", help="a CSV mapping submission folders to LMS identities (see --export)")
+    grd.add_argument("--export", choices=("canvas", "moodle", "wide"),
+                     help="also write OUT/gradebook-<export>.csv for that gradebook, through --roster")
+    grd.add_argument("--missing", choices=("empty", "zero"), default="empty",
+                     help="what the export gives a roster student without a submission (default: empty)")
     grd.add_argument("--scheduler", help="a Dask scheduler address (tcp://host:8786): grade on that cluster")
     grd.add_argument("--fresh", action="store_true",
                      help="grade every submission again (default: reuse the journaled verdicts of unchanged ones)")
@@ -110,9 +115,21 @@ def main(argv=None):
         return 0
     if args.command == "grade":
         from labutils.grading.grade import grade
+        from labutils.grading.gradebook import RosterError, read_roster, write_gradebook
         from labutils.grading.sandbox import SandboxUnavailable
+        if bool(args.roster) != bool(args.export):
+            print("grade: --roster and --export go together (the roster says who each submission folder is "
+                  "in the gradebook that --export names)", file=sys.stderr)
+            return 2
         try:
-            rows = grade(args.submissions, args.source or notebooks_dir(), args.out or build_dir() / "grading",
+            if args.roster:
+                read_roster(args.roster, args.export)           # before grading: a bad roster costs no time
+        except RosterError as err:
+            print(f"grade: {err}", file=sys.stderr)
+            return 2
+        out_dir = Path(args.out) if args.out else build_dir() / "grading"
+        try:
+            rows = grade(args.submissions, args.source or notebooks_dir(), out_dir,
                          args.jobs, args.timeout, args.mode, sandbox=not args.no_sandbox, scheduler=args.scheduler,
                          fresh=args.fresh, memory=int(args.memory * 2**30))
         except SandboxUnavailable as err:
@@ -126,6 +143,14 @@ def main(argv=None):
             by_student[(r.student, r.notebook)] = (got + r.points, total + r.max)
         for (student, notebook), (got, total) in sorted(by_student.items()):
             print(f"{student:20s} {notebook:30s} {got:g} / {total:g}")
+        print(f"class report: {out_dir / 'report.html'} (items.csv, mistakes.csv)")
+        if args.export:
+            path, unrostered = write_gradebook(rows, args.roster, args.export, out_dir, args.missing)
+            print(f"gradebook for {args.export}: {path}; roster students without a submission get "
+                  f"{'0' if args.missing == 'zero' else 'an empty cell'} (--missing)")
+            if unrostered:
+                print(f"NOT IN THE ROSTER (kept in {out_dir / 'not_in_roster.csv'}, not in the gradebook): "
+                      + ", ".join(unrostered))
         return 0
     if args.command == "run":
         from labutils.runner import BuildFolderBusy, run_notebooks

@@ -411,7 +411,7 @@ def test_solutions_grades_and_outputs_are_untouched(batch):
     import time
     time.sleep(0.5)
     text = (out / "grades.csv").read_text()
-    assert "hacked" not in text and text.startswith("student,notebook,exercise,points,max,status,reason,flag")
+    assert "hacked" not in text and text.startswith("student,notebook,exercise,points,max,status,mistake,reason,flag")
     assert (out / "feedback" / "solution" / f"{NB01}.html").exists()
 
 

@@ -173,7 +173,7 @@ LIBRARY_DIRS = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_pref
 
 def brief(err):
     """err, shown in a notebook as ``AssertionError: <message>`` alone."""
-    text = f"{type(err).__name__}: {err}"
+    text = f"{'AssertionError' if isinstance(err, AssertionError) else type(err).__name__}: {err}"
     err._render_traceback_ = lambda: [text]
     return err
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from labutils import rnn
 from labutils.checks.framework import TOLERANCES, assert_close, kind
+from labutils.checks.mistakes import Mistake
 from labutils.gradcheck import rel_error
 
 TOL = TOLERANCES["float64"]
@@ -32,7 +33,7 @@ def earlier_is_wrong(name, got, expected, fixes):
     try:
         assert_close(name, got, expected)
     except AssertionError as err:
-        raise AssertionError(f"{fixes} cannot be checked yet: it works on what your {name.split()[0]} "
+        raise Mistake("prerequisite.fails", f"{fixes} cannot be checked yet: it works on what your {name.split()[0]} "
                              f"returns, and that still fails its own check ({err}). Fix that exercise first.") from None
 
 
@@ -41,9 +42,10 @@ def unchanged(before, after, fn_name):
     if isinstance(after, dict) and set(after) == set(before):
         changed = [k for k in rnn.PARAM_NAMES if not np.array_equal(np.asarray(after[k]), before[k])]
         if changed:
-            raise AssertionError(f"{fn_name} changed the parameters it was given ({', '.join(changed)}): the "
-                                 "gradients must be new arrays (params.zeros_like()), not params itself or a view "
-                                 "of it; grads = params makes every += below change the model")
+            raise Mistake("bptt.grads_alias_params",
+                          f"{fn_name} changed the parameters it was given ({', '.join(changed)}): the "
+                          "gradients must be new arrays (params.zeros_like()), not params itself or a view "
+                          "of it; grads = params makes every += below change the model")
 
 
 def no_carry(grads, without, correct, name, fn_name):
@@ -51,9 +53,10 @@ def no_carry(grads, without, correct, name, fn_name):
     def same(a, b):
         return all(rel_error(getattr(a, k), getattr(b, k)) < TOL for k in ("Wxh", "Whh", "bh"))
     if same(grads, without) and not same(without, correct):
-        raise AssertionError(f"{fn_name} drops the gradient that flows back from later time steps: dWxh, dWhh and "
-                             f"dbh only see each step's own output. Add {name} (what step t+1 sends back to h_t) "
-                             "to dh at every step, and update it from the step's backward.")
+        raise Mistake("bptt.no_dh_next",
+                      f"{fn_name} drops the gradient that flows back from later time steps: dWxh, dWhh and "
+                      f"dbh only see each step's own output. Add {name} (what step t+1 sends back to h_t) "
+                      "to dh at every step, and update it from the step's backward.")
 
 
 def bptt_in_time_order(params, xs, targets, h0):
@@ -144,12 +147,14 @@ def compare_indices(got_ixs, ref_ixs, case, hint):
         return
     at = f"at temperature {case['temperature']}, "
     if got_ixs[:1] == [case["seed_ix"]] and got_ixs[1:len(ref_ixs)] == ref_ixs[:len(got_ixs) - 1]:
-        raise AssertionError(f"{at}your indices are the reference's shifted by one, starting with the seed index "
-                             f"{case['seed_ix']}: return the {case['n']} indices sampled after it (the seed is the "
-                             "first input, not the first output)")
+        raise Mistake("sample.seed_in_output",
+                      f"{at}your indices are the reference's shifted by one, starting with the seed index "
+                      f"{case['seed_ix']}: return the {case['n']} indices sampled after it (the seed is the "
+                      "first input, not the first output)")
     if len(got_ixs) > 1 and got_ixs[:-1] == ref_ixs[1:len(got_ixs)]:
-        raise AssertionError(f"{at}your indices are the reference's shifted by one (the first one is missing): "
-                             "append each index as soon as it is sampled, before it becomes the next input")
+        raise Mistake("sample.first_index_missing",
+                      f"{at}your indices are the reference's shifted by one (the first one is missing): "
+                      "append each index as soon as it is sampled, before it becomes the next input")
     first = next((i for i, (a, b) in enumerate(zip(got_ixs, ref_ixs)) if a != b), min(len(got_ixs), case["n"]))
     raise AssertionError(f"{at}the sampled indices differ from the reference from position {first} on (got "
                          f"{len(got_ixs)} indices, expected {case['n']}). {hint}")

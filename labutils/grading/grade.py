@@ -13,7 +13,6 @@ Only this process writes results, after every sandbox of the batch has ended: ``
 ``similarity.csv``, ``feedback/<student>/<notebook>.html``. Submissions fan out over ``jobs`` threads of
 a local Dask worker, each supervising a grading child process, or over a Dask cluster (``scheduler``).
 """
-import csv
 import hashlib
 import hmac
 import io
@@ -34,12 +33,13 @@ import nbformat
 import numpy as np
 
 from labutils.atomic import write_text
+from labutils.checks.mistakes import UNCLASSIFIED, mistake_id
 from labutils.checks.wire import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, unpack
 from labutils.execute import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
 from labutils.grading.stubs import WITHHELD
 
-FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "reason", "flag")
+FIELDS = ("student", "notebook", "exercise", "points", "max", "status", "mistake", "reason", "flag")
 # Any letters (a real name: Zoë, 王芳) and digits, then also . _ @ + -; no separators, controls or spaces.
 STUDENT_ID = re.compile(r"^[^\W_][\w.@+-]{0,99}$")
 MAX_SUBMISSION_BYTES = 50_000_000
@@ -59,6 +59,7 @@ class Row:
     status: str
     reason: str
     flag: str = ""
+    mistake: str = ""          # a failed check's mistake id (labutils.checks.mistakes), or "unclassified"
 
 
 def _probe_source(grade_id, cases, notebook):
@@ -187,7 +188,13 @@ def _short(err):
 
 
 def verdict(check, cases, results, exercise_err, probe_err, exercise):
-    """(status, reason) of one check from the probe's results, computed with the grader's own reference."""
+    """(status, reason, mistake) of one check from the probe's results, computed with the grader's own
+    reference; mistake is the id of the mistake a failed check names (``unclassified`` if none), else ""."""
+    status, reason, *mistake = _verdict(check, cases, results, exercise_err, probe_err, exercise)
+    return status, reason, (mistake[0] if mistake else UNCLASSIFIED if status == "failed" else "")
+
+
+def _verdict(check, cases, results, exercise_err, probe_err, exercise):
     if results is None:
         if exercise_err is not None and exercise_err[0] != "NotImplementedError":
             return _status(exercise_err), f"the exercise cell '{exercise}' raised {_short(exercise_err)}"
@@ -208,7 +215,7 @@ def verdict(check, cases, results, exercise_err, probe_err, exercise):
         try:
             check.verify(case, result["ok"])
         except AssertionError as err:
-            return "failed", _short(("AssertionError", str(err)))
+            return "failed", _short(("AssertionError", str(err))), mistake_id(err)
         except Exception as err:   # noqa: BLE001 - an odd return value is the student's bug, said plainly
             return "failed", (f"your function returned something the check cannot read "
                               f"({type(err).__name__}: {' '.join(str(err).split())[:200]})")
@@ -307,7 +314,7 @@ def grade_task(task):
                 continue
             if not is_check(cell):
                 continue
-            gid, points = meta["grade_id"], float(meta.get("points", 1))
+            gid, points, mistake = meta["grade_id"], float(meta.get("points", 1)), ""
             if gid not in checks:
                 status, reason = "grader error", f"labutils has no grading probe for the check '{gid}'"
             elif notes.get(exercise) == "missing":
@@ -316,8 +323,8 @@ def grade_task(task):
             else:
                 try:
                     results = out.results(gid)
-                    status, reason = verdict(checks[gid], cases[gid], results, _error(exercise_cell),
-                                             _error(ran), exercise)
+                    status, reason, mistake = verdict(checks[gid], cases[gid], results, _error(exercise_cell),
+                                                      _error(ran), exercise)
                 except OutputError as err:
                     status, reason = "error", str(err)
                 if status == "error" and executed is None and getattr(outcome, "out_of_memory", False):
@@ -334,7 +341,7 @@ def grade_task(task):
                     f"exercise cell '{exercise}' appears more than once: the last copy was graded"
             rows.append(Row(student, notebook, gid, points if status == "passed" else 0.0, points, status, reason,
                             "; ".join(delegation_flags(exercise, exercises.get(exercise, ""), source,
-                                                       references.get(exercise)))))
+                                                       references.get(exercise))), mistake))
         from labutils.grading.feedback import feedback_html
         html = feedback_html(rows, nb, executed)
         return {"rows": [asdict(r) for r in rows], "feedback": html, "exercises": exercises}
@@ -454,11 +461,6 @@ def course_secret(path=None):
     return secret
 
 
-def _csv_cell(value):
-    """No spreadsheet formulas from student-controlled text."""
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def sandbox_wall_seconds(timeout, cells):
     """A sandbox's wall-time limit: every cell's timeout, and 120 s to start and end."""
     return timeout * cells + 120
@@ -545,7 +547,7 @@ def _safe_task(task):
         except queue.Empty:
             line = ""
         if line:
-            return json.loads(line)
+            return {**json.loads(line), "seconds": round(limit - (deadline - time.monotonic()), 2)}
         if line is None:
             stopped = ("grader error", "the grader's process for this submission died (killed, or out of memory); "
                                        "the rest of the batch was graded: grade it again alone")
@@ -675,7 +677,8 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
                           seed=submission_seed(secret, notebook, student)))
     start = time.perf_counter()
     journal = None if fresh else out_dir / ".journal"
-    reused = sum((journal / f"{task_key(t)}.json").exists() for t in tasks) if journal else 0
+    reused = {(t["student"], t["notebook"]) for t in tasks if (journal / f"{task_key(t)}.json").exists()} \
+        if journal else set()
     with stubs_root:
         results = _map(tasks, jobs, scheduler, journal)    # every sandbox has ended when this returns
     rows = [Row(**r) for result in results for r in result["rows"]] + problems
@@ -702,6 +705,10 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
     _write_csv(out_dir / "similarity.csv", ("student_a", "student_b", "notebook", "exercise", "similarity"),
                [dict(zip(("student_a", "student_b", "notebook", "exercise", "similarity"), p[:4] + (f"{p[4]:.3f}",)))
                 for p in pairs])
+    from labutils.grading.report import write_report
+    seconds = {(t["student"], t["notebook"]): res["seconds"] for t, res in zip(tasks, results)
+               if "seconds" in res and (t["student"], t["notebook"]) not in reused}
+    write_report(rows, pairs, seconds, reused, out_dir)
     for task, result in zip(tasks, results):
         if result["feedback"] is not None:
             folder = (out_dir / "feedback" / task["student"]).resolve()
@@ -709,9 +716,9 @@ def grade(paths, source_dir, out_dir, jobs=1, timeout=120, mode="quick", sandbox
                 continue                               # ids are validated; this is a second lock on the door
             write_text(folder / f"{task['notebook']}.html", result["feedback"])
     elapsed = time.perf_counter() - start
-    print(f"graded {len(tasks) - reused} submissions in {elapsed:.1f} s "
-          f"({60 * (len(tasks) - reused) / max(elapsed, 1e-9):.1f} per minute)"
-          + (f", reused {reused} unchanged ones (--fresh grades them again)" if reused else "")
+    print(f"graded {len(tasks) - len(reused)} submissions in {elapsed:.1f} s "
+          f"({60 * (len(tasks) - len(reused)) / max(elapsed, 1e-9):.1f} per minute)"
+          + (f", reused {len(reused)} unchanged ones (--fresh grades them again)" if reused else "")
           + f"{'' if sandbox else ' WITHOUT a sandbox (--no-sandbox)'} -> {out_dir / 'grades.csv'}")
     return rows
 
@@ -731,9 +738,6 @@ def _warn_if_memory_short(jobs, memory):
 
 
 def _write_csv(path, fields, dicts):
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: _csv_cell(v) for k, v in d.items()} for d in dicts)
-    write_text(path, buf.getvalue())
+    from labutils.grading.report import csv_text
+    write_text(path, csv_text(fields, dicts))
 

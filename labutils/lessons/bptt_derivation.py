@@ -6,7 +6,8 @@ from typing import Callable
 import numpy as np
 
 from labutils import rnn
-from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, run_check
+from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.numpy_rnn import (
     TOL,
     as_params,
@@ -62,7 +63,15 @@ STEP_FORWARD_HINT = ("h = tanh(Wxh @ x + Whh @ h_prev + bh); check the order of 
 
 
 def _verify_step_forward(case, got):
-    expected, _ = rnn.rnn_step_forward(*_step_args(case))
+    x, h_prev, Wxh, Whh, bh = _step_args(case)
+    expected, _ = rnn.rnn_step_forward(x, h_prev, Wxh, Whh, bh)
+    if not is_close(got, expected):
+        if Whh.shape[0] > 1 and is_close(got, np.tanh(Wxh @ x + Whh.T @ h_prev + bh)):
+            raise Mistake("rnn_step.whh_transposed", "h uses Whh.T @ h_prev: the recurrent term is Whh @ h_prev "
+                          "(row i of Whh holds the weights into unit i)")
+        if is_close(got, np.tanh(Wxh @ x + Whh @ h_prev)):
+            raise Mistake("rnn_step.no_bias", "h leaves out the bias: h = tanh(Wxh @ x + Whh @ h_prev + bh), bh "
+                          "(hidden_size, 1) broadcast over the N columns")
     assert_close("h", got, expected, hint=STEP_FORWARD_HINT)
 
 
@@ -244,13 +253,15 @@ def _diagnose_bptt(mine, expected, params, xs, targets, h0):
     c = common_factor(mine, expected)
     if c is not None:
         T, _, N = np.shape(xs)
-        raise AssertionError(f"{factor_message(c, {'N': N, 'T': T})}. Fix the scale where dlogits or each gradient "
-                             "is computed, not one formula.")
+        raise Mistake("bptt.uniform_scale",
+                      f"{factor_message(c, {'N': N, 'T': T})}. Fix the scale where dlogits or each gradient "
+                      "is computed, not one formula.")
     forward_grads, forward_dh0 = bptt_in_time_order(params, xs, targets, h0)
     if len(xs) > 1 and same_gradients(mine, {**dict(forward_grads.items()), "h0": forward_dh0}):
-        raise AssertionError("rnn_backward's loop runs forward in time (t = 0, 1, ...): BPTT must go from the last "
-                             "step to the first, for t in reversed(range(T)), because dh_next at step t is what "
-                             "step t+1 sends back, and step t+1 must be done first")
+        raise Mistake("bptt.forward_in_time",
+                      "rnn_backward's loop runs forward in time (t = 0, 1, ...): BPTT must go from the last "
+                      "step to the first, for t in reversed(range(T)), because dh_next at step t is what "
+                      "step t+1 sends back, and step t+1 must be done first")
 
 
 def _bptt_references():

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.tensors import load_weights, tensor, weights_of
 from labutils.config import LessonBudget, per_mode
 
@@ -47,14 +48,17 @@ def _verify_teacher_forcing(case, got):
     expected_in, expected_out = captions[:, :-1], captions[:, 1:]
     if got_in.shape == expected_in.shape and np.array_equal(got_in, expected_out) and \
             np.array_equal(got_out, expected_in):
-        raise AssertionError("captions_in and captions_out are swapped: the decoder reads captions[:, :-1] "
-                             "(starting with <START>) and predicts captions[:, 1:], the next word at each step")
+        raise Mistake("teacher_forcing.swapped",
+                      "captions_in and captions_out are swapped: the decoder reads captions[:, :-1] "
+                      "(starting with <START>) and predicts captions[:, 1:], the next word at each step")
     if np.array_equal(got_in, captions) or np.array_equal(got_out, captions):
-        raise AssertionError("the captions are not shifted: a decoder whose target is its own input learns to copy. "
-                             "captions_in = captions[:, :-1], captions_out = captions[:, 1:]")
+        raise Mistake("teacher_forcing.not_shifted",
+                      "the captions are not shifted: a decoder whose target is its own input learns to copy. "
+                      "captions_in = captions[:, :-1], captions_out = captions[:, 1:]")
     if np.array_equal(got_in, captions[:, :-2]) or np.array_equal(got_out, captions[:, 2:]):
-        raise AssertionError("the captions are shifted by two: the target of each step is the *next* word, one "
-                             "position on (captions[:, :-1] in, captions[:, 1:] out)")
+        raise Mistake("teacher_forcing.shifted_twice",
+                      "the captions are shifted by two: the target of each step is the *next* word, one "
+                      "position on (captions[:, :-1] in, captions[:, 1:] out)")
     for name, mine, expected in (("captions_in", got_in, expected_in), ("captions_out", got_out, expected_out)):
         if mine.shape != expected.shape or not np.array_equal(mine, expected):
             raise AssertionError(f"{name} is wrong (shape {mine.shape}, expected {expected.shape}): captions_in = "
@@ -66,11 +70,13 @@ def _verify_teacher_forcing(case, got):
     if np.array_equal(mask, expected_mask):
         return
     if np.array_equal(mask, expected_in != null):
-        raise AssertionError("the mask is built from captions_in: build it from captions_out, the targets (a step "
-                             "counts when the word it must predict is real)")
+        raise Mistake("teacher_forcing.mask_from_inputs",
+                      "the mask is built from captions_in: build it from captions_out, the targets (a step "
+                      "counts when the word it must predict is real)")
     if np.array_equal(mask, expected_mask & (expected_out != end)):
-        raise AssertionError("the mask leaves out <END>: predicting the end is part of the task (greedy decoding "
-                             "stops there), so only <NULL> targets are masked")
+        raise Mistake("teacher_forcing.mask_drops_end",
+                      "the mask leaves out <END>: predicting the end is part of the task (greedy decoding "
+                      "stops there), so only <NULL> targets are masked")
     raise AssertionError("mask is wrong: True where captions_out is not <NULL> (null_id), False at the padding")
 
 
@@ -116,22 +122,26 @@ def _verify_loss(case, got):
         raise AssertionError(f"return one number (a 0-d tensor), not shape {tuple(loss.shape)}")
     if is_close(loss, temporal_softmax_loss(scores, targets, torch.ones_like(mask))) and \
             not mask.all() and not is_close(loss, expected):
-        raise AssertionError("the loss counts the padded steps: multiply each step's loss by the mask")
+        raise Mistake("caption_loss.padding_counted",
+                      "the loss counts the padded steps: multiply each step's loss by the mask")
     n_real = mask.sum()
     if is_close(loss, expected * N / n_real) and N != n_real:
-        raise AssertionError("the loss is divided by the number of real words; CS231n's convention divides by "
-                             f"the batch size N: sum over time, average over captions (here N = {N})")
+        raise Mistake("caption_loss.divided_by_words",
+                      "the loss is divided by the number of real words; CS231n's convention divides by "
+                      f"the batch size N: sum over time, average over captions (here N = {N})")
     _diagnose_loss(loss, expected, scores, targets, mask)
     assert_close(f"the loss ({loss.item():.6f}, expected {expected.item():.6f} for N, T, V = {N}, {T}, {V})", loss,
                  expected, hint="-log softmax(scores)[target], times the mask, summed, divided by N")
     if case["gradient"]:
         grad = got.get("grad")
         if grad is None:
-            raise AssertionError("no gradient reached the scores: build the loss from torch operations on scores")
+            raise Mistake("caption_loss.no_gradient",
+                          "no gradient reached the scores: build the loss from torch operations on scores")
         grad = torch.as_tensor(expect_array(grad, "the gradient"))
         if tuple(grad.shape) != tuple(scores.shape) or grad[~mask].abs().max() > 0:
-            raise AssertionError("no gradient may reach the scores at masked steps (and some must reach the rest): "
-                                 "build the loss from torch operations on scores")
+            raise Mistake("caption_loss.gradient_at_padding",
+                          "no gradient may reach the scores at masked steps (and some must reach the rest): "
+                          "build the loss from torch operations on scores")
 
 
 def _diagnose_loss(loss, expected, scores, targets, mask):
@@ -142,12 +152,14 @@ def _diagnose_loss(loss, expected, scores, targets, mask):
     N, T, V = scores.shape
     over_time = -(torch.log_softmax(scores, dim=1).gather(2, targets[..., None])[..., 0] * mask).sum() / N
     if T > 1 and is_close(loss, over_time):
-        raise AssertionError("the softmax runs over the time axis (dim=1): each step's distribution is over the "
-                             "vocabulary, the last axis (dim=-1), as F.cross_entropy does on scores.reshape(N * T, V)")
+        raise Mistake("caption_loss.softmax_over_time",
+                      "the softmax runs over the time axis (dim=1): each step's distribution is over the "
+                      "vocabulary, the last axis (dim=-1), as F.cross_entropy does on scores.reshape(N * T, V)")
     if T > 1 and is_close(loss, temporal_softmax_loss(scores[:, :-1], targets[:, 1:], mask[:, 1:])):
-        raise AssertionError("the loss shifts the captions by one again: its caller already did (scores come from "
-                             "captions_in = captions[:, :-1], targets are captions_out = captions[:, 1:]), so compare "
-                             "scores[:, t] with targets[:, t] as they are")
+        raise Mistake("caption_loss.shifted_again",
+                      "the loss shifts the captions by one again: its caller already did (scores come from "
+                      "captions_in = captions[:, :-1], targets are captions_out = captions[:, 1:]), so compare "
+                      "scores[:, t] with targets[:, t] as they are")
 
 
 TEMPORAL_SOFTMAX_LOSS = Check(
@@ -204,8 +216,9 @@ def _verify_decode(case, got):
     bad = (got != expected).any(dim=1).nonzero()[:, 0].tolist()
     end_as_null = expected.masked_fill(expected == vocab[END], vocab[NULL])
     if bad and bool((got == end_as_null).all()) and bool((expected == vocab[END]).any()):
-        raise AssertionError("your captions have <NULL> where the reference has <END>: keep the <END> word itself "
-                             "(the model predicted it), and fill only the steps after it with <NULL>")
+        raise Mistake("decode.end_as_null",
+                      "your captions have <NULL> where the reference has <END>: keep the <END> word itself "
+                      "(the model predicted it), and fill only the steps after it with <NULL>")
     if bad:
         i = bad[0]
         first = int((got[i] != expected[i]).nonzero()[0, 0])

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from labutils.checks.framework import Check, assert_close, close_error, expect_array, is_close, kind, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.tensors import load_weights, tensor, weights_in, weights_of
 from labutils.nn.sentiment import Budget as Budget  # notebook 05's budgets are its pipeline's
 from labutils.nn.sentiment import SentimentRNN
@@ -41,19 +42,22 @@ def _verify_sentiment(case, got):
         load_weights(ref.forward_layers[0], weights_in(got["rnn"], "self.rnn"))
         load_weights(ref.head, weights_in(got["head"], "self.head"))
     except RuntimeError as err:
-        raise AssertionError("keep the layers of the skeleton (self.embedding, self.rnn with batch_first=True, "
-                             f"self.head = nn.Linear(hidden_size, 1)): {str(err)[:300]}") from None
+        raise Mistake("sentiment_model.layers_changed",
+                      "keep the layers of the skeleton (self.embedding, self.rnn with batch_first=True, "
+                      f"self.head = nn.Linear(hidden_size, 1)): {str(err)[:300]}") from None
     ids, lengths = tensor(case["ids"]), tensor(case["lengths"])
     with torch.no_grad():
         expected = ref(ids, lengths)
         padded_last = ref.head(ref.forward_layers[0](ref.embedding(ids))[0][:, -1]).squeeze(1)
     out = torch.as_tensor(expect_array(got["out"], "the logits"))
     if tuple(out.shape) != (4,):
-        raise AssertionError(f"forward must return one logit per review, shape (4,), not {tuple(out.shape)}: "
-                             "squeeze the last dimension of the Linear layer's output")
+        raise Mistake("sentiment_model.logit_shape",
+                      f"forward must return one logit per review, shape (4,), not {tuple(out.shape)}: "
+                      "squeeze the last dimension of the Linear layer's output")
     if is_close(out, padded_last) and not is_close(out, expected):
-        raise AssertionError("forward reads the output at the last *padded* position: gather the output at "
-                             "position lengths - 1 of each review instead")
+        raise Mistake("sentiment_model.padded_last",
+                      "forward reads the output at the last *padded* position: gather the output at "
+                      "position lengths - 1 of each review instead")
     assert_close(f"{case['cell']}: the logits", out, expected,
                  hint="embedding -> self.rnn (batch_first) -> the output at position lengths-1 -> self.head")
 
@@ -167,37 +171,43 @@ def _verify_steps(case, got):
     model = SentimentRNN(**OVERFIT_MODEL)
     grads, params, n = got["grads"], got["params"], len(case["batches"])
     if not grads:
-        raise AssertionError(f"optimizer.step() was never called in one epoch of {n} batches: call it once per "
-                             "batch, after loss.backward(), on the optimizer train_one_epoch is given")
+        raise Mistake("train_loop.no_step",
+                      f"optimizer.step() was never called in one epoch of {n} batches: call it once per "
+                      "batch, after loss.backward(), on the optimizer train_one_epoch is given")
     if not all(got["training"]):
-        raise AssertionError("the model was in eval mode during training (model.eval() switches off dropout and "
-                             "other training-only behaviour): keep model.train() before the loop")
+        raise Mistake("train_loop.eval_mode",
+                      "the model was in eval mode during training (model.eval() switches off dropout and "
+                      "other training-only behaviour): keep model.train() before the loop")
     weights, before, losses = case["weights"], None, []
     for k, batch in enumerate(case["batches"]):
         at = f"at step {k + 1} of {n}"
         if k >= len(grads):
-            raise AssertionError(f"optimizer.step() ran {len(grads)} time(s) for {n} batches: once per batch")
+            raise Mistake("train_loop.step_count",
+                          f"optimizer.step() ran {len(grads)} time(s) for {n} batches: once per batch")
         loss, raw = _reference_gradient(model, weights, batch)
         losses.append(loss)
         mine = grads[k]
         missing = sorted(name for name, g in mine.items() if g is None)
         if missing:
-            raise AssertionError(f"{at}, optimizer.step() ran with no gradient in {', '.join(missing[:3])}: call "
-                                 "loss.backward() before optimizer.step(), and optimizer.zero_grad() before the "
-                                 "backward, not between it and the step")
+            raise Mistake("train_loop.no_backward",
+                          f"{at}, optimizer.step() ran with no gradient in {', '.join(missing[:3])}: call "
+                          "loss.backward() before optimizer.step(), and optimizer.zero_grad() before the "
+                          "backward, not between it and the step")
         mine = {name: np.asarray(g) for name, g in mine.items()}
         expected = _clipped(raw)
         if not _same(mine, expected):
             norm = float(np.linalg.norm(_flat(raw)))
             if _same(mine, raw):
-                raise AssertionError(f"{at}, the gradient reached optimizer.step() unclipped (norm {norm:.2f} > "
-                                     f"{CLIP}): call nn.utils.clip_grad_norm_(model.parameters(), {CLIP}) after "
-                                     "loss.backward() and before optimizer.step(); clipping after the step changes "
-                                     "nothing")
+                raise Mistake("train_loop.unclipped",
+                              f"{at}, the gradient reached optimizer.step() unclipped (norm {norm:.2f} > "
+                              f"{CLIP}): call nn.utils.clip_grad_norm_(model.parameters(), {CLIP}) after "
+                              "loss.backward() and before optimizer.step(); clipping after the step changes "
+                              "nothing")
             if before is not None and (_same(mine, _clipped({kk: before[kk] + raw[kk] for kk in raw}))
                                        or _same(mine, {kk: before[kk] + raw[kk] for kk in raw})):
-                raise AssertionError(f"{at}, the gradient still holds the previous batch's: loss.backward() adds to "
-                                     ".grad, so call optimizer.zero_grad() at the start of every batch")
+                raise Mistake("train_loop.no_zero_grad",
+                              f"{at}, the gradient still holds the previous batch's: loss.backward() adds to "
+                              ".grad, so call optimizer.zero_grad() at the start of every batch")
             worst = max(raw, key=lambda kk: close_error(mine[kk], expected[kk]))
             raise AssertionError(f"{at}, the gradient at optimizer.step() differs from the reference loop's (worst: "
                                  f"{worst}, relative error {close_error(mine[worst], expected[worst]):.2e}): per "
@@ -205,12 +215,14 @@ def _verify_steps(case, got):
         if k < len(params):
             after = {kk: weights[kk] - np.float32(case["lr"]) * mine[kk] for kk in mine}
             if not _same({kk: np.asarray(v) for kk, v in params[k].items()}, after):
-                raise AssertionError(f"{at}, the parameters after optimizer.step() are not one step from where they "
-                                     "were: call step once per batch, and don't change the weights or .grad yourself")
+                raise Mistake("train_loop.not_one_step",
+                              f"{at}, the parameters after optimizer.step() are not one step from where they "
+                              "were: call step once per batch, and don't change the weights or .grad yourself")
             weights = params[k]
         before = mine
     if len(grads) > n:
-        raise AssertionError(f"optimizer.step() ran {len(grads)} times for {n} batches: once per batch")
+        raise Mistake("train_loop.step_count",
+                      f"optimizer.step() ran {len(grads)} times for {n} batches: once per batch")
     _verify_returned_loss(got["returned"], losses)
 
 
@@ -223,11 +235,13 @@ def _verify_returned_loss(returned, losses):
     if np.isclose(returned, mean, rtol=1e-5):
         return
     if np.isclose(returned, sum(losses), rtol=1e-5):
-        raise AssertionError(f"train_one_epoch returned the sum of the batch losses ({returned:.4f}): return their "
-                             f"mean ({mean:.4f})")
+        raise Mistake("train_loop.returns_sum",
+                      f"train_one_epoch returned the sum of the batch losses ({returned:.4f}): return their "
+                      f"mean ({mean:.4f})")
     if np.isclose(returned, losses[-1], rtol=1e-5):
-        raise AssertionError(f"train_one_epoch returned the last batch's loss ({returned:.4f}): return the mean over "
-                             f"the batches ({mean:.4f})")
+        raise Mistake("train_loop.returns_last",
+                      f"train_one_epoch returned the last batch's loss ({returned:.4f}): return the mean over "
+                      f"the batches ({mean:.4f})")
     raise AssertionError(f"train_one_epoch returned {returned:.4f}; the mean of the batch losses is {mean:.4f}: "
                          "append loss.item() for each batch and return their mean")
 

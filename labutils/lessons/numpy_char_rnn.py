@@ -7,6 +7,7 @@ import numpy as np
 
 from labutils import rnn
 from labutils.checks.framework import Check, assert_close, lazy, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.numpy_rnn import (
     TOL,
     as_params,
@@ -102,8 +103,9 @@ def _verify_loss_fun(case, got):
     if bad:
         c = common_factor(dict(grads.items()), dict(ref_grads.items()))
         if c is not None:
-            raise AssertionError(f"{factor_message(c, {'T': len(inputs)})}. Fix the scale of dy (or of the loss), "
-                                 "not one formula.")
+            raise Mistake("loss_fun.uniform_scale",
+                          f"{factor_message(c, {'T': len(inputs)})}. Fix the scale of dy (or of the loss), "
+                          "not one formula.")
         worst = max(bad, key=bad.get)
         numeric = grad_check(params, lambda p: loss_fun(inputs, targets, hprev, p)[0], grads)[worst]
         raise AssertionError(f"d{worst} is wrong: relative error {numeric:.2e} vs the numerical gradient, "
@@ -143,10 +145,12 @@ def _verify_adagrad(case, got):
     params, grads, memory = params_from(case["params"]), params_from(case["grads"]), params_from(case["memory"])
     adagrad_update(params, grads, memory, case["learning_rate"], case["clip"])
     if all(np.array_equal(a, b) for (_, a), (_, b) in zip(mine_params.items(), before.items())):
-        raise AssertionError("params did not change: update the arrays in place (param -= ...), don't rebind names")
+        raise Mistake("adagrad.params_rebound",
+                      "params did not change: update the arrays in place (param -= ...), don't rebind names")
     if all(np.array_equal(a, b) for (_, a), (_, b) in zip(mine_memory.items(), params_from(case["memory"]).items())):
-        raise AssertionError("memory did not change: Adagrad's memory must persist between steps, so update it in "
-                             "place (mem += g * g); mem = mem + g * g makes a new array and the caller never sees it")
+        raise Mistake("adagrad.memory_rebound",
+                      "memory did not change: Adagrad's memory must persist between steps, so update it in "
+                      "place (mem += g * g); mem = mem + g * g makes a new array and the caller never sees it")
     for name, _ in params.items():
         assert_close(f"memory.{name}", getattr(mine_memory, name), getattr(memory, name),
                      hint="clip the gradient to [-clip, clip] first, then memory += grad * grad.")
@@ -189,9 +193,10 @@ def _probe_sample(fns, case):
 def _verify_sample(case, got):
     from labutils.sampling import sample
     if "raised" in got:
-        raise AssertionError(f"at temperature {case['temperature']}, with logits in the tens, sample raised "
-                             f"{str(got['raised'])[:200]}: logits / temperature overflow np.exp; subtract the maximum "
-                             "logit before np.exp (a stable softmax gives the same probabilities)")
+        raise Mistake("sample.softmax_overflow",
+                      f"at temperature {case['temperature']}, with logits in the tens, sample raised "
+                      f"{str(got['raised'])[:200]}: logits / temperature overflow np.exp; subtract the maximum "
+                      "logit before np.exp (a stable softmax gives the same probabilities)")
     ref_ixs, ref_h = sample(*sampling_args(case))
     compare_indices(got["ixs"], ref_ixs, case, SAMPLE_HINT)
     assert_close("final h", got["h"], ref_h, hint="return the state after the last step.")

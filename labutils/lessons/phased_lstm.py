@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, lazy, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.tensors import load_weights, tensor, weights_of
 from labutils.config import LessonBudget, per_mode
 
@@ -59,8 +60,9 @@ def _verify_time_gate(case, got):
         return
     expected = time_gate(case["t"], case["tau"], case["shift"], case["r_on"], case["alpha"])
     if got.shape != expected.shape:
-        raise AssertionError(f"t (6, 1) with tau and shift (5,) must broadcast to (6, 5), got {got.shape}: "
-                             "use element-wise NumPy operations (np.mod, np.where), not Python if/else")
+        raise Mistake("time_gate.python_branching",
+                      f"t (6, 1) with tau and shift (5,) must broadcast to (6, 5), got {got.shape}: "
+                      "use element-wise NumPy operations (np.mod, np.where), not Python if/else")
     assert_close("k on random inputs", got, expected, tol=1e-9,       # exact arithmetic: only rounding differs
                  hint="the gate must match the reference element by element")
 
@@ -113,7 +115,8 @@ def _verify_phased(case, got):
     assert_close("k", got[2], k, hint="k = time_gate(t[:, None], cell.tau, cell.shift, cell.r_on, cell.alpha)")
     for name, mine, ref, old in (("c_new", got[1], expected[1], c), ("h_new", got[0], expected[0], h)):
         if is_close(mine, (1 - k) * (ref - (1 - k) * old) / k.clamp_min(1e-12) + k * old):
-            raise AssertionError(f"{name}: k and 1 - k are swapped: the *new* value passes where the gate is open")
+            raise Mistake("phased_lstm.gate_swapped",
+                          f"{name}: k and 1 - k are swapped: the *new* value passes where the gate is open")
         assert_close(name, mine, ref, hint=f"{name} = k * proposal + (1 - k) * old value, the proposal from "
                                            "lstm_cell_step with cell.cell's weights")
 

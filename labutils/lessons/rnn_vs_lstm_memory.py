@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from labutils.checks.framework import Check, assert_close, expect_array, expect_tuple, is_close, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.checks.tensors import load_weights, tensor, weights_of
 from labutils.config import LessonBudget, per_mode
 
@@ -49,10 +50,30 @@ def _verify_lstm_cell(case, got):
     for name, mine, expected in (("c_new", got[1], c_ref), ("h_new", got[0], h_ref)):
         mine = torch.as_tensor(expect_array(mine, name))
         if tuple(mine.shape) == tuple(expected.shape) and name == "c_new" and not is_close(mine, expected):
+            _gate_order_diagnosis(case, mine)
             _forget_bias_diagnosis(case, mine)
         hint = ("c_new = f * c + i * g, with sigmoid on i and f and tanh on g; the gates come in the order "
                 "i, f, g, o (chunk(4, dim=1))" if name == "c_new" else "h_new = o * tanh(c_new), sigmoid on o")
         assert_close(f"{name} (against nn.LSTMCell)", mine, expected, hint=hint)
+
+
+def _gate_order_diagnosis(case, c_mine):
+    """Mistake if c_new is right but for the order in which the four gates are read from the stacked weights."""
+    import itertools
+    x, h, c = tensor(case["x"]), tensor(case["h"]), tensor(case["c"])
+    chunks = (x @ tensor(case["weight_ih"]).T + h @ tensor(case["weight_hh"]).T +
+              tensor(case["bias_ih"]) + tensor(case["bias_hh"])).chunk(4, dim=1)
+    for order in itertools.permutations(range(4)):
+        if order == (0, 1, 2, 3):
+            continue
+        i, f, g, _ = (chunks[k] for k in order)
+        if is_close(c_mine, torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)):
+            used = [""] * 4                                   # the name the student gave each chunk
+            for name, k in zip("ifgo", order):
+                used[k] = name
+            raise Mistake("lstm_cell.gate_order",
+                          f"c_new reads the gates in the order {', '.join(used)}: PyTorch stacks them as i, f, g, o "
+                          "(input, forget, cell candidate, output), so gates.chunk(4, dim=1) gives i, f, g, o")
 
 
 def _forget_bias_diagnosis(case, c_mine):
@@ -72,14 +93,16 @@ def _forget_bias_diagnosis(case, c_mine):
     given = bias_f.expand_as(f)[usable]
     extra = implied - given
     if extra.std() < 1e-3 and extra.abs().mean() > 1e-3 and given.std() > 1e-3:
-        raise AssertionError(f"c_new adds {extra.mean().item():.3g} to the forget gate on top of bias_ih + bias_hh: "
-                             "the biases you are given already hold any forget bias (notebook 06 sets it when it "
-                             "builds the model), so use them as they are")
+        raise Mistake("lstm_cell.forget_bias_added",
+                      f"c_new adds {extra.mean().item():.3g} to the forget gate on top of bias_ih + bias_hh: "
+                      "the biases you are given already hold any forget bias (notebook 06 sets it when it "
+                      "builds the model), so use them as they are")
     if implied.std() < 1e-3 and (implied - given).abs().max() > 1e-3:
-        raise AssertionError(f"c_new uses a forget-gate bias of {implied.mean().item():.3g} for every unit instead of "
-                             "bias_ih + bias_hh: take the forget gate's bias from the biases you are given (their "
-                             "second quarter), don't hard-code it; notebook 06 sets the forget bias when it builds "
-                             "the model, not in the cell")
+        raise Mistake("lstm_cell.forget_bias_hard_coded",
+                      f"c_new uses a forget-gate bias of {implied.mean().item():.3g} for every unit instead of "
+                      "bias_ih + bias_hh: take the forget gate's bias from the biases you are given (their "
+                      "second quarter), don't hard-code it; notebook 06 sets the forget bias when it builds "
+                      "the model, not in the cell")
 
 
 LSTM_CELL = Check(
@@ -102,6 +125,14 @@ def _param_count_cases(seed):
 def _verify_param_count(case, got):
     d, n = case["d"], case["n"]
     torch_count = sum(p.numel() for p in nn.LSTM(d, n).parameters())
+    if got == 4 * (d * n + n * n + 2 * n):
+        raise Mistake("lstm_count.two_biases",
+                      f"lstm_param_count({d}, {n}) = {got} counts two bias vectors per gate, as PyTorch does: this "
+                      "exercise counts one bias (n) per gate, 4(dn + n^2 + n)")
+    if got == d * n + n * n + n:
+        raise Mistake("lstm_count.one_gate",
+                      f"lstm_param_count({d}, {n}) = {got} counts one gate: an LSTM has 4 (input, forget, cell, "
+                      "output), each with its own input weights, recurrent weights and bias")
     if got != 4 * (d * n + n * n + n):
         raise AssertionError(f"lstm_param_count({d}, {n}) = {got}; count, for each of the 4 gates, the input "
                              f"weights (d x n), the recurrent weights (n x n) and one bias (n)")

@@ -5,7 +5,8 @@ from typing import Callable
 
 import numpy as np
 
-from labutils.checks.framework import Check, assert_close, expect_array, run_check
+from labutils.checks.framework import Check, assert_close, expect_array, is_close, run_check
+from labutils.checks.mistakes import Mistake
 from labutils.config import LessonBudget, per_mode
 
 
@@ -45,17 +46,25 @@ def _verify_softmax(case, got):
     for temperature, p in zip(case["temperatures"], got["p"]):
         p = expect_array(p, f"p at temperature {temperature}")
         if p.shape == np.shape(case["logits"]) and not np.all(np.isfinite(p)):
-            raise AssertionError(f"at temperature {temperature} the probabilities contain NaN or inf: logits / "
-                                 "temperature overflow np.exp; subtract the maximum (along axis 0) before np.exp")
+            raise Mistake("softmax.no_max_shift",
+                          f"at temperature {temperature} the probabilities contain NaN or inf: logits / "
+                          "temperature overflow np.exp; subtract the maximum (along axis 0) before np.exp")
+        if temperature != 1 and not is_close(p, ref(case["logits"], temperature), tol=1e-9) and \
+                is_close(p, ref(np.asarray(case["logits"]) * temperature, 1.0), tol=1e-9):
+            raise Mistake("softmax.multiplies_temperature",
+                          f"at temperature {temperature}, p is the softmax of logits * temperature: divide the logits "
+                          "by the temperature (a temperature below 1 sharpens the distribution, above 1 flattens it)")
         assert_close(f"p at temperature {temperature}", p, ref(case["logits"], temperature), tol=1e-9,
                      hint="divide the logits by the temperature, subtract the max along axis 0, then softmax.")
     if not np.all(np.isfinite(expect_array(got["huge"], "p for logits of 1e4"))):
-        raise AssertionError("logits of 1e4 gave NaN or inf: subtract the maximum before np.exp")
+        raise Mistake("softmax.no_max_shift",
+                      "logits of 1e4 gave NaN or inf: subtract the maximum before np.exp")
     for bad, outcome in zip(case["bad"], got["bad"]):
         if outcome == "returned":
-            raise AssertionError(f"temperature={bad} must raise ValueError (it is not a distribution)")
+            raise Mistake("softmax.no_validation",
+                          f"temperature={bad} must raise ValueError (it is not a distribution)")
         if outcome != "ValueError":
-            raise AssertionError(f"temperature={bad} raised {outcome}; raise ValueError instead")
+            raise Mistake("softmax.wrong_exception", f"temperature={bad} raised {outcome}; raise ValueError instead")
 
 
 SOFTMAX_WITH_TEMPERATURE = Check(
