@@ -27,7 +27,8 @@ def mistake_id(err) -> str:
     return getattr(err, "id", None) or UNCLASSIFIED
 
 
-NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?(?![\w])")
+# a number on its own (not part of a name like h0 or d2, nor of a formula like t+1 or 1/N)
+NUMBER = re.compile(r"(?<![\w.+\-/])-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?(?![\w/+])")
 RUN = re.compile(r"#(, #)+")
 
 

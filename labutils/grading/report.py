@@ -22,8 +22,8 @@ from labutils.checks.mistakes import UNCLASSIFIED, normalised
 from labutils.grading.feedback import CSP
 
 STATUSES = ("passed", "failed", "not implemented", "error", "timeout", "missing")
-ITEM_FIELDS = ("notebook", "exercise", "submitted", *[s.replace(" ", "_") for s in STATUSES], "other",
-               "failure_rate", "top_mistake", "top_mistake_count")
+ITEM_FIELDS = ("notebook", "exercise", "failure_rate", "submitted", *[s.replace(" ", "_") for s in STATUSES],
+               "other", "top_mistake", "top_mistake_count")
 MISTAKE_FIELDS = ("notebook", "exercise", "mistake", "count", "message")
 
 
