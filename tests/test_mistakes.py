@@ -161,6 +161,31 @@ def sample_argmax(params, h, seed_ix, n, temperature, rng):
     return sampling.sample(params, h, seed_ix, n, greedy=True)
 
 
+def adagrad_params_rebound(params, grads, memory, learning_rate=0.1, clip=5.0):
+    for (_, p), (_, g), (_, m) in zip(params.items(), grads.items(), memory.items()):
+        np.clip(g, -clip, clip, out=g)
+        m += g * g
+        p = p - learning_rate * g / np.sqrt(m + 1e-8)                 # a new array: the model never changes
+
+
+def softmax_wrong_exception(logits, temperature=1.0):
+    if temperature <= 0:
+        raise TypeError("temperature must be > 0")
+    return sampling.softmax_with_temperature(logits, temperature)
+
+
+def sample_first_missing(params, h, seed_ix, n, temperature, rng):
+    ixs, h = sampling.sample(params, h, seed_ix, n + 1, temperature, rng)
+    return ixs[1:], h
+
+
+def loss_fun_divided_by_t(inputs, targets, hprev, params):
+    loss, grads, h = charlm.loss_fun(inputs, targets, hprev, params)
+    for _, g in grads.items():
+        g /= len(inputs)
+    return loss, grads, h
+
+
 def one_hot_row(ix, vocab_size):
     x = np.zeros((1, vocab_size))
     x[0, ix] = 1
@@ -190,6 +215,10 @@ CATALOGUE = [
     ("check_sample", [sample_argmax], "unclassified", "differ from the reference"),
     ("check_sample", [sample_seed_first], "sample.seed_in_output", "shifted by one, starting with the seed index"),
     ("check_sample", [sample_unstable_softmax], "sample.softmax_overflow", "subtract the maximum logit"),
+    ("check_adagrad_update", [adagrad_params_rebound], "adagrad.params_rebound", "params did not change"),
+    ("check_softmax_with_temperature", [softmax_wrong_exception], "softmax.wrong_exception", "raised TypeError"),
+    ("check_sample", [sample_first_missing], "sample.first_index_missing", "the first one is missing"),
+    ("check_loss_fun", [loss_fun_divided_by_t], "loss_fun.uniform_scale", "the same factor for all: 1/T"),
     ("check_one_hot", [one_hot_row], "unclassified", "has shape (1, 5), expected (5, 1)"),
 ]
 
@@ -354,6 +383,10 @@ def _forcing_masks_end(captions, null_id):
     return captions[:, :-1], out, (out != null_id) & (out != 2)
 
 
+def _forcing_not_shifted(captions, null_id):
+    return captions, captions, captions != null_id
+
+
 def _forcing_twice(captions, null_id):
     return captions[:, :-2], captions[:, 2:], captions[:, 2:] != null_id
 
@@ -421,6 +454,9 @@ NN_CATALOGUE = [
     ("check_overfit", _train_loop(backward=False),
      "train_loop.no_backward", "call loss.backward() before optimizer.step()"),
     ("check_overfit", _train_loop(mode="eval"), "train_loop.eval_mode", "in eval mode during training"),
+    ("check_teacher_forcing", _forcing_not_shifted, "teacher_forcing.not_shifted", "are not shifted"),
+    ("check_overfit", _train_loop(returns=lambda losses: losses[-1]), "train_loop.returns_last",
+     "returned the last batch's loss"),
     ("check_overfit", _train_loop(returns=np.sum), "train_loop.returns_sum", "returned the sum of the batch losses"),
 ]
 
@@ -513,10 +549,9 @@ def test_one_pytorch_mistake_fails_exactly_its_own_check_cell(grade_id, fn, mist
 # ---- the ids: each one raised somewhere in labutils, and each one either in a catalogue above or listed here -----
 # Diagnosed by a check, not yet written as a catalogue mistake (grow the catalogue, then remove them here).
 NOT_YET_CATALOGUED = {
-    "prerequisite.fails", "adagrad.params_rebound", "softmax.wrong_exception", "sample.first_index_missing",
-    "loss_fun.uniform_scale", "teacher_forcing.not_shifted", "caption_loss.no_gradient",
-    "caption_loss.gradient_at_padding", "sentiment_model.layers_changed", "sentiment_model.logit_shape",
-    "train_loop.step_count", "train_loop.not_one_step", "train_loop.returns_last", "time_gate.python_branching",
+    "prerequisite.fails", "caption_loss.no_gradient", "caption_loss.gradient_at_padding",
+    "sentiment_model.layers_changed", "sentiment_model.logit_shape", "train_loop.step_count",
+    "train_loop.not_one_step", "time_gate.python_branching",
 }
 
 
