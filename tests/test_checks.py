@@ -17,8 +17,9 @@ def test_checks_pass_the_reference():
 def test_forward_without_bias_fails():
     def no_bias(x, h_prev, Wxh, Whh, bh):
         return rnn.rnn_step_forward(x, h_prev, Wxh, Whh, 0 * bh)
-    with pytest.raises(AssertionError, match="h is wrong"):
+    with pytest.raises(AssertionError, match="h leaves out the bias") as err:
         bptt_derivation.check_rnn_step_forward(no_bias)
+    assert err.value.id == "rnn_step.no_bias"
 
 
 def test_unimplemented_exercise_says_so():

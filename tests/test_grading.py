@@ -695,12 +695,14 @@ def test_a_killed_worker_costs_its_own_submission_only_and_an_interrupted_batch_
         return {"rows": [dict(student=task["student"], notebook=task["notebook"], exercise="-", points=1.0,
                               max=1.0, status="passed", reason="", flag="")], "feedback": None, "exercises": {}}
 
-    from dask.distributed import LocalCluster
+    from dask.distributed import Client, LocalCluster
     tasks = [task("ann"), task("killer"), task("bob")]
     # worker processes, as on a cluster (locally, each thread's grading child is what can die: the next test)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=50) as cluster:
         first = _map(tasks, 2, cluster.scheduler_address, tmp_path / "journal", fn=fn)
+        with Client(cluster) as client:   # the nanny restarts the killed worker: let it start before closing,
+            client.wait_for_workers(2, timeout=120)       # or dask's close can race it ("can only join ...")
     assert [r["rows"][0]["status"] for r in first] == ["passed", "grader error", "passed"]
     assert "ended abnormally" in first[1]["rows"][0]["reason"]
     graded = []
