@@ -280,3 +280,18 @@ def test_release_of_the_class_notebooks_has_exercises_and_checks():
         cells = nbformat.read(NOTEBOOKS / f"{nb}.ipynb", as_version=4).cells
         assert any(is_exercise(c) and grade_meta(c)["grade_id"] == exercise and old in c.source for c in cells)
         assert sum(is_check(c) for c in cells) == len(POINTS[nb])
+
+
+def test_the_command_line_checks_roster_and_export_before_grading(tmp_path, capsys):
+    import labutils.__main__ as cli
+    subs = tmp_path / "subs"
+    (subs / "s00").mkdir(parents=True)
+    assert cli.main(["grade", str(subs), "--out", str(tmp_path / "out"), "--export", "canvas"]) == 2
+    assert "--roster and --export go together" in capsys.readouterr().err
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,email\ns00,s00@uni.example\n")           # no Canvas identity
+    assert cli.main(["grade", str(subs), "--out", str(tmp_path / "out"), "--roster", str(roster),
+                     "--export", "canvas"]) == 2
+    err = capsys.readouterr().err
+    assert "canvas matches students by canvas_id or sis_user_id or sis_login_id" in err and "['s00']" in err
+    assert not (tmp_path / "out").exists(), "a bad roster costs no grading"
