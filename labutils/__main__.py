@@ -116,6 +116,7 @@ def main(argv=None):
     if args.command == "grade":
         from labutils.grading.grade import grade
         from labutils.grading.gradebook import RosterError, read_roster, write_gradebook
+        from labutils.grading.report import scores
         from labutils.grading.sandbox import SandboxUnavailable
         if bool(args.roster) != bool(args.export):
             print("grade: --roster and --export go together (the roster says who each submission folder is "
@@ -137,10 +138,8 @@ def main(argv=None):
             return 2
         if args.no_sandbox:
             print("WARNING: graded WITHOUT a sandbox (--no-sandbox): student code ran as your user")
-        by_student = {}
-        for r in rows:
-            got, total = by_student.get((r.student, r.notebook), (0.0, 0.0))
-            by_student[(r.student, r.notebook)] = (got + r.points, total + r.max)
+        by_student = {(student, notebook): score for notebook, students in scores(rows).items()
+                      for student, score in students.items()}
         for (student, notebook), (got, total) in sorted(by_student.items()):
             print(f"{student:20s} {notebook:30s} {got:g} / {total:g}")
         print(f"class report: {out_dir / 'report.html'} (items.csv, mistakes.csv)")

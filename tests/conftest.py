@@ -1,5 +1,34 @@
+import functools
+
 import numpy as np
 import pytest
+
+
+@functools.cache
+def sandbox_problem():
+    """None where a grading sandbox (bubblewrap) runs here, else why not: SandboxUnavailable's message."""
+    from labutils.grading.sandbox import Sandbox, SandboxUnavailable
+    try:
+        Sandbox()
+    except SandboxUnavailable as err:            # pragma: no cover - where user namespaces are off
+        return str(err)
+    return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sandbox: needs a grading sandbox; skipped, with the reason, where none runs")
+
+
+def pytest_runtest_setup(item):
+    """Tests marked ``sandbox`` are skipped before their fixtures run where no sandbox can."""
+    if item.get_closest_marker("sandbox") is not None and sandbox_problem() is not None:
+        pytest.skip(f"no sandbox here: {sandbox_problem()}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_runs():
+    """Whether a grading sandbox runs here (a test that can also grade without one chooses by it)."""
+    return sandbox_problem() is None
 
 
 @pytest.fixture

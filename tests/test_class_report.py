@@ -14,16 +14,9 @@ from labutils.config import PROJECT_ROOT
 from labutils.grading.grade import grade
 from labutils.grading.gradebook import CANVAS_IDENTITY, MOODLE_IDENTITY, RosterError, gradebook, read_roster
 from labutils.grading.release import grade_meta, is_check, is_exercise, release_notebook
-from labutils.grading.sandbox import Sandbox, SandboxUnavailable
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 NB01, NB03 = "01_bptt_derivation", "03_temperature_sampling"
-try:
-    Sandbox()
-    SANDBOX = None
-except SandboxUnavailable as err:            # pragma: no cover - where user namespaces are off
-    SANDBOX = str(err)
-needs_sandbox = pytest.mark.skipif(SANDBOX is not None, reason=f"no sandbox here: {SANDBOX}")
 
 # mistake: (notebook, exercise cell, text in the solution, its replacement, the check it fails, the mistake id)
 MISTAKES = {
@@ -141,8 +134,6 @@ def read_csv(path):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if SANDBOX is not None:
-        pytest.skip(f"no sandbox here: {SANDBOX}")
     tmp = tmp_path_factory.mktemp("class")
     subs, out = tmp / "submissions", tmp / "out"
     write_class(subs)
@@ -154,14 +145,14 @@ def graded(tmp_path_factory):
     return dict(rows=rows, out=out, subs=subs, source=source, tmp=tmp)
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_class_has_sixty_submissions_and_every_verdict_is_the_plans(graded):
     assert len(plan()) == 60
     got = {(r.student, r.notebook, r.exercise): (r.status, r.mistake) for r in graded["rows"]}
     assert got == expected_rows()
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_report_counts_equal_the_plan(graded):
     expected = expected_rows()
     items = {(r["notebook"], r["exercise"]): r for r in read_csv(graded["out"] / "items.csv")}
@@ -182,7 +173,7 @@ def test_the_report_counts_equal_the_plan(graded):
     assert rates == sorted(rates, reverse=True)
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_report_page_holds_counts_and_no_code_and_runs_nothing(graded):
     page = (graded["out"] / "report.html").read_text(encoding="utf-8")
     assert "Content-Security-Policy" in page and "<script" not in page.lower()
@@ -196,7 +187,7 @@ def test_the_report_page_holds_counts_and_no_code_and_runs_nothing(graded):
     assert ", ".join(COPIERS) in page
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium (Debian package chromium) is not installed")
 def test_the_report_page_opens_in_a_browser(graded, tmp_path):
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -216,7 +207,7 @@ def total(student, notebook):
                if (s, n) == (student, notebook) and status == "passed")
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_exports_give_the_right_points_to_the_right_identities(graded, tmp_path):
     roster = read_roster(roster_file(tmp_path / "roster.csv"), "canvas")
     rows = graded["rows"]
@@ -256,7 +247,7 @@ def test_a_roster_that_cannot_map_says_which_rows(tmp_path):
         read_roster(path)
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_a_regrade_after_three_resubmissions_grades_three(graded, capsys):
     subs = graded["subs"]
     for student in ("s01", "s02", "s03"):                        # they fixed their mistakes

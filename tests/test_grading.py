@@ -17,18 +17,11 @@ import pytest
 from labutils.config import PROJECT_ROOT
 from labutils.grading.grade import grade
 from labutils.grading.release import grade_meta, release_notebook, solution_blocks
-from labutils.grading.sandbox import Sandbox, SandboxUnavailable
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 NB01 = "01_bptt_derivation"
 MARKER = "rnnlab-hostile-marker"
 
-try:
-    Sandbox()
-    SANDBOX = None
-except SandboxUnavailable as err:            # pragma: no cover - where user namespaces are off
-    SANDBOX = str(err)
-needs_sandbox = pytest.mark.skipif(SANDBOX is not None, reason=f"no sandbox here: {SANDBOX}")
 
 FORWARD = """
 def rnn_step_forward(x, h_prev, Wxh, Whh, bh):
@@ -360,7 +353,7 @@ def check(batch, student, exercise="check_rnn_step_forward"):
     return table(batch)[student, NB01, exercise]
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 @pytest.mark.parametrize("student", sorted(ATTACKS))
 def test_each_attack_gets_its_outcome(batch, student):
     row = check(batch, student)
@@ -369,7 +362,7 @@ def test_each_attack_gets_its_outcome(batch, student):
     assert row.points == (row.max if expected == "passed" else 0.0)
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_memory_cap_is_the_instructors(batch):
     # the row names the cap the batch was graded with, and a changed cap is a changed verdict's key
     assert "(2 GiB)" in check(batch, "memory_together").reason
@@ -387,7 +380,7 @@ def test_too_many_jobs_for_the_memory_are_named(capsys):
     assert "lower --jobs or --memory" in capsys.readouterr().err
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_an_attack_costs_nobody_else_anything(batch):
     t = table(batch)
     for student in ("solution", "upper_suffix", "reordered"):
@@ -403,7 +396,7 @@ def test_an_attack_costs_nobody_else_anything(batch):
     assert t["wrong", NB01, "check_rnn_step_backward"].status == "passed", "one bug, one failing check"
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_solutions_grades_and_outputs_are_untouched(batch):
     assert batch["before"] == batch["after"], "the solution notebooks changed during grading"
     out = batch["out"]
@@ -415,14 +408,14 @@ def test_solutions_grades_and_outputs_are_untouched(batch):
     assert (out / "feedback" / "solution" / f"{NB01}.html").exists()
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_no_process_outlives_its_sandbox(batch):
     found = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout.split()
     assert not found, f"processes started by a submission survived: {found}"
     assert not subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True).stdout
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_broken_submissions_each_get_a_clear_status(batch):
     t = table(batch)
     assert check(batch, "deleted", "check_rnn_step_backward").status == "missing"
@@ -439,7 +432,7 @@ def test_broken_submissions_each_get_a_clear_status(batch):
     assert ("stray", "-") not in {(r.student, r.exercise) for r in t.values()}
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_every_file_of_the_tree_has_a_row(batch):
     by_student = {}
     for r in batch["rows"]:
@@ -469,14 +462,14 @@ def test_student_ids_that_are_paths_are_refused(tmp_path):
     assert tasks[0][0] == "ok@uni.edu"
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_grader_environment_does_not_leak(batch):
     html = (batch["out"] / "feedback" / "env_token" / f"{NB01}.html").read_text()
     assert "RNNLAB_MODE" in html                                   # the student's print did run
     assert "token-that-must-not-leak" not in html
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_nothing_of_the_grader_shows_in_proc(batch):
     """/proc/1 inside the sandbox is bubblewrap: its environ and cmdline (and every visible process's, and the
     mount table) hold neither the grader's environment nor its options."""
@@ -490,7 +483,7 @@ def test_nothing_of_the_grader_shows_in_proc(batch):
     assert "PWD=/sandbox " in html and "HOME=/sandbox " in html      # the kernel's own, which it may see
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_feedback_runs_no_script_and_shows_no_course_code(batch):
     html = (batch["out"] / "feedback" / "script_output" / f"{NB01}.html").read_text()
     assert "Content-Security-Policy" in html and "script-src" not in html.split("Content-Security-Policy")[1][:200]
@@ -506,7 +499,7 @@ def test_feedback_runs_no_script_and_shows_no_course_code(batch):
         assert "HIDDEN TESTS" not in text and "seed=1001" not in text and "grading probe" not in text
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium (Debian package chromium) is not installed")
 def test_feedback_page_runs_no_script_in_a_browser(batch, tmp_path):
     page = batch["out"] / "feedback" / "script_output" / f"{NB01}.html"
@@ -520,7 +513,7 @@ def test_feedback_page_runs_no_script_in_a_browser(batch, tmp_path):
     assert "Score:" in dom
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_delegation_gets_nothing_and_is_flagged_and_copying_is_flagged(batch):
     row = check(batch, "delegate")
     assert row.points == 0 and "withheld" in row.reason and "reference.rnn_step_forward" in row.flag
@@ -570,7 +563,7 @@ def test_grade_refuses_without_a_sandbox_unless_told(monkeypatch, tmp_path, caps
     assert all(r["status"] == "not implemented" for r in rows)
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_same_tasks_run_on_a_dask_cluster(tmp_path):
     from dask.distributed import LocalCluster
     subs = tmp_path / "subs"
@@ -621,7 +614,7 @@ def points(batch, student):
     return sum(r.points for r in rows), sum(r.max for r in rows), rows
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_smaller_holes_are_closed(batch):
     full = points(batch, "solution")[1]
     assert points(batch, "bom")[0] == full, "a byte-order mark is not part of the notebook"
@@ -639,7 +632,7 @@ def test_the_smaller_holes_are_closed(batch):
     assert row.status == "not a regular file" and "hard link" in row.reason
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_seccomp_filter_denies_what_an_attacker_needs(batch):
     from labutils.grading.sandbox import seccomp_program
     if seccomp_program() is None:
@@ -649,7 +642,7 @@ def test_the_seccomp_filter_denies_what_an_attacker_needs(batch):
         assert f"syscall {name} -1 1" in html, f"{name} should fail with EPERM"
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_dev_shm_is_small_and_private(batch):
     html = (batch["out"] / "feedback" / "fill_shm" / f"{NB01}.html").read_text()
     stopped = re.search(r"shm stopped after (\d+) MiB", html)
@@ -657,7 +650,7 @@ def test_dev_shm_is_small_and_private(batch):
     assert not os.path.exists("/dev/shm/filler")
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_feedback_shows_a_students_links_as_text(batch):
     html = (batch["out"] / "feedback" / "phishing_link" / f"{NB01}.html").read_text()
     assert "regrade here" in html                               # the student's cell is shown, as text
@@ -737,7 +730,7 @@ def test_a_killed_grading_child_costs_its_own_submission_only():
     assert not g._CHILDREN
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_a_forged_executed_notebook_is_shown_in_bounded_size(batch):
     page = (batch["out"] / "feedback" / "forged_executed" / f"{NB01}.html").read_text()
     assert len(page) < 2_000_000 and "too large to show" in page
@@ -750,7 +743,7 @@ def _one_submission(tmp_path, text=FORWARD):
     return subs
 
 
-@needs_sandbox
+@pytest.mark.sandbox
 def test_the_graders_own_work_on_a_submission_has_a_memory_and_a_time_limit(tmp_path, monkeypatch):
     """grade_task runs in a child of the worker: past GRADER_MEMORY_BYTES (its own memory, not the sandbox's)
     or past its time, that submission gets a 'grader limit' row and the next one a fresh child."""

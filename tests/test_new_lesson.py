@@ -32,15 +32,6 @@ def _labutils(root, *args, env=None):
     return done.stdout
 
 
-def _sandbox_available():
-    from labutils.grading.sandbox import Sandbox, SandboxUnavailable
-    try:
-        Sandbox()
-        return True
-    except SandboxUnavailable:
-        return False
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A copy of the course (the package, pyproject.toml, an empty notebooks/) with the new lesson written in it
@@ -83,7 +74,7 @@ def test_new_lesson_refuses_a_taken_number_or_a_bad_name(course, tmp_path):
         new_lesson("10_fine", "x", root=tmp_path)          # e.g. an installed wheel's site-packages
 
 
-def test_run_release_grade_and_site_pick_it_up(course):
+def test_run_release_grade_and_site_pick_it_up(course, sandbox_runs):
     root, _ = course
     notebook = f"notebooks/{STEM}.ipynb"
     _labutils(root, "run", "--mode", "quick", notebook)
@@ -97,7 +88,7 @@ def test_run_release_grade_and_site_pick_it_up(course):
     for student, path in (("alice", root / notebook), ("bob", root / "release" / f"{STEM}.ipynb")):
         (root / "submissions" / student).mkdir(parents=True)
         shutil.copy(path, root / "submissions" / student)
-    sandbox = [] if _sandbox_available() else ["--no-sandbox"]
+    sandbox = [] if sandbox_runs else ["--no-sandbox"]
     _labutils(root, "grade", "submissions", "--source", "notebooks", "--out", "grading", "--jobs", "1", *sandbox,
               env={"RNNLAB_GRADER_SECRET": "the-new-lesson-test-secret"})
     with open(root / "grading" / "grades.csv", newline="") as f:

@@ -227,7 +227,7 @@ def _invalid_rows(source, student, notebook, reason):
                 "invalid notebook", reason) for c in source.cells if is_check(c)]
 
 
-def _run_unsandboxed(task, job, scratch, timeout, mode, wall):
+def _run_unsandboxed(job, scratch, timeout, mode, wall, limits):
     """--no-sandbox: the same runner as a plain child process of the grader (trusted code only)."""
     import subprocess
 
@@ -237,7 +237,7 @@ def _run_unsandboxed(task, job, scratch, timeout, mode, wall):
     proc = subprocess.Popen([sys.executable, "-m", "labutils.grading.inside", str(job), str(timeout)], cwd=scratch,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
-    return capture(proc, sandbox_limits(task), wall)
+    return capture(proc, limits, wall)
 
 
 def sandbox_limits(task):
@@ -287,6 +287,7 @@ def grade_task(task):
                 write_data(job / "cases", gid, cases[gid])
         nbformat.write(nb, job / "notebook.ipynb")
         timeout, wall = task["timeout"], sandbox_wall_seconds(task["timeout"], len(nb.cells))
+        limits = sandbox_limits(task)
         if task["sandbox"]:
             from labutils.grading.sandbox import Sandbox
             from labutils.grading.stubs import stubbed_package
@@ -294,12 +295,11 @@ def grade_task(task):
             stubbed = task.get("labutils_dir")
             if not stubbed or not os.path.isdir(stubbed):       # a worker on another machine makes its own
                 stubbed = stubbed_package(withheld_references(notebook))
-            outcome = Sandbox(sandbox_limits(task)).run([sys.executable, "-m", "labutils.grading.inside", "/job",
-                                                         str(timeout)],
-                                    job, task["mode"], wall_seconds=wall, labutils_dir=stubbed)
+            outcome = Sandbox(limits).run([sys.executable, "-m", "labutils.grading.inside", "/job", str(timeout)],
+                                          job, task["mode"], wall_seconds=wall, labutils_dir=stubbed)
         else:
             (work / "scratch").mkdir()
-            outcome = _run_unsandboxed(task, job, work / "scratch", timeout, task["mode"], wall)
+            outcome = _run_unsandboxed(job, work / "scratch", timeout, task["mode"], wall, limits)
         out = Outputs(outcome.stdout)
         executed = out.executed()
         rows = []
@@ -330,7 +330,7 @@ def grade_task(task):
                 if status == "error" and executed is None and getattr(outcome, "out_of_memory", False):
                     status, reason = "memory limit", (
                         "the submission's processes together used more than the sandbox's memory limit "
-                        f"({sandbox_limits(task).sandbox_memory_bytes / 2**30:g} GiB) and were stopped")
+                        f"({limits.sandbox_memory_bytes / 2**30:g} GiB) and were stopped")
                 elif status == "error" and executed is None:
                     status = "sandbox ended" if not outcome.timed_out else "timeout"
                     reason = ("the grader got nothing back from the sandbox (the submission's code killed its "
@@ -534,7 +534,8 @@ def _safe_task(task):
     if child is None or child.proc.poll() is not None:
         child = _CHILD.child = _GradingChild()
     limit = sandbox_wall_seconds(task["timeout"], max(1, task.get("cells", 1))) + GRADER_EXTRA_SECONDS
-    deadline = time.monotonic() + limit
+    start = time.monotonic()
+    deadline = start + limit
     try:
         child.proc.stdin.write(json.dumps(task).encode() + b"\n")
         child.proc.stdin.flush()
@@ -547,7 +548,7 @@ def _safe_task(task):
         except queue.Empty:
             line = ""
         if line:
-            return {**json.loads(line), "seconds": round(limit - (deadline - time.monotonic()), 2)}
+            return {**json.loads(line), "seconds": round(time.monotonic() - start, 2)}
         if line is None:
             stopped = ("grader error", "the grader's process for this submission died (killed, or out of memory); "
                                        "the rest of the batch was graded: grade it again alone")
