@@ -246,8 +246,8 @@ ATTACKS = {
         os.makedirs('out', exist_ok=True)
         with open('out/executed.ipynb', 'w') as _f:
             json.dump(_nb, _f)
-        os.chmod('out/executed.ipynb', 0o444)           # the runner's own write of the executed notebook fails
-        """) + WRONG_FORWARD, "failed"),
+        os.chmod('out', 0o555)        # the runner's own write of the executed notebook fails (and the probes')
+        """) + WRONG_FORWARD, "error"),
     "loop": ("while True:\n    pass\n", "timeout"),
     "exit": ("import sys\nsys.exit(1)\n" + FORWARD, "error"),
     "os_exit": ("import os\nos._exit(1)\n", "kernel died"),

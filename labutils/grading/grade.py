@@ -35,7 +35,7 @@ import numpy as np
 from labutils.atomic import write_text
 from labutils.checks.mistakes import UNCLASSIFIED, mistake_id
 from labutils.checks.wire import MAX_ARRAY_BYTES, MAX_JSON_CHARS, OutputError, unpack
-from labutils.execute import KERNEL_DIED
+from labutils.grading.interpreter import KERNEL_DIED
 from labutils.grading.release import grade_meta, is_check, is_exercise
 from labutils.grading.stubs import WITHHELD
 

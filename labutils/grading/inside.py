@@ -1,19 +1,19 @@
-"""What runs inside the sandbox: execute ``<job>/notebook.ipynb`` in the working directory, then send back
-``out/`` (the executed notebook and the probes' outputs) as one zip archive on standard output.
+"""What runs inside the sandbox: execute ``<job>/notebook.ipynb`` in the working directory (without a Jupyter
+kernel: ``labutils.grading.interpreter``), then send back ``out/`` (the executed notebook and the probes'
+outputs) as one zip archive on standard output.
 
-The kernel and whatever it starts get /dev/null as stdout and stderr, so only this runner writes the
+The cells and whatever they start get /dev/null as stdout and stderr, so only this runner writes the
 archive; the grader still treats every byte of it as untrusted data, read up to a cap.
 """
 import io
+import json
 import os
 import stat
 import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
-
-from labutils.execute import execute
+from labutils.grading.interpreter import run_notebook
 
 MAX_FILE_BYTES = 48 * 2**20
 
@@ -50,10 +50,11 @@ def main(argv):
     os.dup2(quiet, 2)
     out = Path("out")
     out.mkdir(exist_ok=True)
-    nb = nbformat.read(job / "notebook.ipynb", as_version=4)
-    executed = execute(nb, Path.cwd(), timeout, robust=True)
-    try:
-        nbformat.write(executed, out / "executed.ipynb")
+    nb = json.loads((job / "notebook.ipynb").read_text(encoding="utf-8"))
+    executed = run_notebook(nb, timeout)
+    try:                                       # replaces whatever the submission wrote under that name
+        (out / "executed.tmp").write_text(json.dumps(executed), encoding="utf-8")
+        os.replace(out / "executed.tmp", out / "executed.ipynb")
     except OSError:
         pass                                   # the student's code may have removed out/: send what is there
     with os.fdopen(result, "wb") as pipe:
