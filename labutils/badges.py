@@ -1,6 +1,6 @@
 """Colab links for any fork: every notebook's badge and setup cell come from one setting, ``config.REPO``.
 
-``python -m labutils badges --repo OWNER/NAME`` points the setting, the nine badges and the nine setup cells at a
+``python -m labutils badges --repo OWNER/NAME`` points the setting, the badges and setup cells of every notebook at a
 fork; ``python -m labutils badges`` rewrites them from the setting as it is.
 """
 import json

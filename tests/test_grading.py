@@ -760,3 +760,44 @@ def test_the_graders_own_work_on_a_submission_has_a_memory_and_a_time_limit(tmp_
     monkeypatch.setattr(g, "GRADER_EXTRA_SECONDS", 180)
     rows = grade([subs], NOTEBOOKS, tmp_path / "out3", timeout=20, secret=b"test-course-secret")
     assert sum(r.points for r in rows) == 7, "a fresh child grades the next submission"
+
+
+NB10 = "10_parallel_recurrences"
+ZEROS_SCAN = "def scan_log(log_a, log_b, log_h0):\n    return torch.zeros_like(log_a)\n"
+
+
+@pytest.mark.sandbox
+def test_notebook_10_is_graded_like_the_others(tmp_path):
+    """The PyTorch scans in the sandbox: full marks for the solution, none for the release; a delegated or wrong
+    scan_log costs only its own check (mingru_parallel, which calls it, runs on the reference's answers); patching
+    torch's comparisons inside the sandbox changes nothing, because the verdicts are computed outside."""
+    source = nbformat.read(NOTEBOOKS / f"{NB10}.ipynb", as_version=4)
+
+    def nb_with(grade_id, text):
+        nb = nbformat.from_dict(json.loads(json.dumps(source)))
+        for cell in nb.cells:
+            if grade_meta(cell).get("grade_id") == grade_id:
+                cell.source = text
+        return nb
+
+    subs = tmp_path / "subs"
+    submissions = {
+        "solution": source, "release": release_notebook(source),
+        "delegate": nb_with("scan_log", "from labutils.nn import minrnn\nscan_log = minrnn.scan_log\n"),
+        "wrong": nb_with("scan_log", ZEROS_SCAN),
+        "patched": nb_with("scan_log", "torch.allclose = lambda *a, **k: True\n"
+                                       "torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)\n"
+                                       "import numpy\nnumpy.allclose = lambda *a, **k: True\n" + ZEROS_SCAN),
+    }
+    for student, nb in submissions.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / f"{NB10}.ipynb").write_text(nbformat.writes(nb))
+    rows = grade([subs], NOTEBOOKS, tmp_path / "out", jobs=2, timeout=60, secret=b"test-course-secret")
+    by = {(r.student, r.exercise): r for r in rows}
+    detail = "\n".join(f"{r.student} {r.exercise}: {r.status} {r.points}/{r.max} {r.reason[:300]}" for r in rows)
+    points = {s: sum(r.points for r in rows if r.student == s) for s in submissions}
+    assert points == {"solution": 8, "release": 0, "delegate": 6, "wrong": 6, "patched": 6}, detail
+    assert "withheld" in by["delegate", "check_scan_log"].reason and by["delegate", "check_scan_log"].flag, detail
+    for student in ("delegate", "wrong", "patched"):
+        assert by[student, "check_mingru_parallel"].status == "passed", detail
+    assert by["wrong", "check_scan_log"].status == by["patched", "check_scan_log"].status == "failed", detail

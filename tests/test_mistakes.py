@@ -301,8 +301,10 @@ def test_every_exercise_keeps_a_hint_in_the_release():
 # ---- the PyTorch notebooks ---------------------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
+F = torch.nn.functional
 NN_CHECKS = {gid: c for stem in ("05_imdb_sentiment_pytorch", "06_rnn_vs_lstm_memory", "08_phased_lstm",
-                                 "09_image_captioning") for gid, c in checks_of(stem).items()}
+                                 "09_image_captioning", "10_parallel_recurrences")
+             for gid, c in checks_of(stem).items()}
 
 
 def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", forget_bias=None, tanh_out=True):
@@ -418,7 +420,78 @@ class _PaddedLast(torch.nn.Module):
         return self.head(self.rnn(self.embedding(ids))[0][:, -1]).squeeze(1)
 
 
+def _mingru_loop(keep, add, squash=None):
+    """A minGRU loop whose step is h = keep(z, h) * h + add(z, c), squashed after if squash is given."""
+    def mingru_sequential(x, weight, bias, h0):
+        from labutils.nn.minrnn import g
+        k, c = (x @ weight.T + bias).chunk(2, dim=-1)
+        z, h, out = torch.sigmoid(k), h0, []
+        for t in range(x.shape[1]):
+            h = keep(z[:, t], h) * h + add(z[:, t], c[:, t], g)
+            out.append(h if squash is None else squash(h))
+            h = out[-1]
+        return torch.stack(out, dim=1)
+    return mingru_sequential
+
+
+def _cumprod_closed_form(h0_times=1, output="h"):
+    def scan_cumprod(a, b, h0):
+        A = torch.cumprod(a, dim=1)
+        h = A * (h0_times * h0[:, None] + torch.cumsum(b / A, dim=1))
+        if output == "h0 first":
+            return torch.cat([h0[:, None], h], dim=1)
+        if output == "shifted":
+            return torch.cat([h0[:, None], h[:, :-1]], dim=1)
+        if output == "detached":
+            return torch.tensor(h.detach().numpy())
+        return h
+    return scan_cumprod
+
+
+def _scan_log_float32_sums(log_a, log_b, log_h0):
+    a_star = F.pad(torch.cumsum(log_a, dim=1), (0, 0, 1, 0))
+    values = torch.cat([log_h0[:, None], log_b], dim=1)
+    return torch.exp(a_star + torch.logcumsumexp(values - a_star, dim=1))[:, 1:]
+
+
+def _scan_log_by_products(log_a, log_b, log_h0):
+    from labutils.nn.minrnn import scan_cumprod
+    return scan_cumprod(torch.exp(log_a), torch.exp(log_b), torch.exp(log_h0))
+
+
+def _mingru_log(log_candidate=None, swapped=False, log_h0=True):
+    def mingru_parallel(x, weight, bias, h0):
+        from labutils.nn.minrnn import log_g
+        k, c = (x @ weight.T + bias).chunk(2, dim=-1)
+        keep, take = (-F.softplus(-k), -F.softplus(k)) if swapped else (-F.softplus(k), -F.softplus(-k))
+        candidate = torch.log(c) if log_candidate == "log" else log_g(c)
+        # scan_log is the notebook's name: the check binds the reference to it, as it does in the notebook
+        return scan_log(keep, take + candidate, torch.log(h0) if log_h0 else h0)  # noqa: F821
+    return mingru_parallel
+
+
 NN_CATALOGUE = [
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: 1, lambda z, c, g: z * g(c)),
+     "mingru.no_one_minus_z", "must be scaled by (1 - z_t)"),
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: z, lambda z, c, g: (1 - z) * g(c)),
+     "mingru.gates_swapped", "roles swapped"),
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: 1 - z, lambda z, c, g: z * c), "mingru.no_g", "apply g"),
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: 1 - z, lambda z, c, g: z * torch.tanh(c)),
+     "mingru.tanh_candidate", "the GRU's candidate"),
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: 1 - torch.sigmoid(h), lambda z, c, g: z * g(c)),
+     "mingru.reads_h", "not a linear function of h_(t-1)"),
+    ("check_mingru_sequential", _mingru_loop(lambda z, h: 1 - z, lambda z, c, g: z * g(c), torch.tanh),
+     "mingru.reads_h", "no tanh wraps the update"),
+    ("check_scan_cumprod", _cumprod_closed_form(output="h0 first"), "scan.h0_in_output", "h_0 first"),
+    ("check_scan_cumprod", _cumprod_closed_form(output="shifted"), "scan.shifted", "one step behind"),
+    ("check_scan_cumprod", _cumprod_closed_form(h0_times=0), "scan.h0_dropped", "only if h_0 were 0"),
+    ("check_scan_cumprod", _cumprod_closed_form(h0_times=2), "scan.h0_doubled", "counts h_0 twice"),
+    ("check_scan_cumprod", _cumprod_closed_form(output="detached"), "scan.no_gradient", "no gradient reached a"),
+    ("check_scan_log", _scan_log_by_products, "scan.underflow", "leaves the range of floats"),
+    ("check_scan_log", _scan_log_float32_sums, "scan.float32_sums", "keep cumsum and logcumsumexp in float64"),
+    ("check_mingru_parallel", _mingru_log(log_candidate="log"), "mingru.log_of_negative", "log of a negative"),
+    ("check_mingru_parallel", _mingru_log(swapped=True), "mingru.log_gates_swapped", "log gates are swapped"),
+    ("check_mingru_parallel", _mingru_log(log_h0=False), "mingru.h0_not_logged", "pass torch.log(h0)"),
     ("check_lstm_cell", lambda *a: _lstm(*a, order="figo"), "lstm_cell.gate_order", "in the order f, i, g, o"),
     ("check_lstm_cell", lambda *a: _lstm(*a, forget_bias=1.0),
      "lstm_cell.forget_bias_hard_coded", "forget-gate bias of 1"),
