@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_badge_and_setup_cell_agrees_with_the_setting():
-    assert len(NOTEBOOKS) == 9
+    assert len(NOTEBOOKS) == 10
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
         setup = [c for c in nb["cells"] if badges.is_setup_cell(c)]
@@ -25,7 +25,7 @@ def test_badges_command_points_a_fork_everywhere(tmp_path):
     shutil.copy(PROJECT_ROOT / "labutils" / "config.py", tmp_path / "labutils" / "config.py")
     shutil.copytree(PROJECT_ROOT / "notebooks", tmp_path / "notebooks")
     changed = badges.rewrite("my-course/rnn-lab-2027", root=tmp_path)
-    assert len(changed) == 10                                   # the setting and the nine notebooks
+    assert len(changed) == 11                                   # the setting and the ten notebooks
     assert 'REPO = "my-course/rnn-lab-2027"' in (tmp_path / "labutils" / "config.py").read_text()
     for path in sorted((tmp_path / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text()

@@ -1,4 +1,4 @@
-"""The real nbgrader on our notebooks: generate_assignment accepts all nine solution notebooks unchanged, and
+"""The real nbgrader on our notebooks: generate_assignment accepts all ten solution notebooks unchanged, and
 autograde gives the solution every automatic point and the student release none (notebooks 01 and 04, the
 fast ones, in quick mode through the shipped nbgrader_config.py)."""
 import os
@@ -35,7 +35,7 @@ def course(tmp_path, name, notebooks):
     return root
 
 
-def test_generate_assignment_accepts_all_nine_and_matches_our_release_cell_by_cell(tmp_path):
+def test_generate_assignment_accepts_all_ten_and_matches_our_release_cell_by_cell(tmp_path):
     """One release format: nbgrader's generate_assignment and `labutils release` give the same cells (same
     sources, hints kept by both), so a course can switch between them."""
     import nbformat

@@ -36,7 +36,7 @@ def test_markdown_math_is_well_formed(path):
 
 
 def test_every_formula_renders_in_mathjax(tmp_path):
-    """Every markdown cell of the nine notebooks through nbconvert's HTML and MathJax's TeX input (MathJax 2.7,
+    """Every markdown cell of the ten notebooks through nbconvert's HTML and MathJax's TeX input (MathJax 2.7,
     bundled offline by jupyter-server-mathjax), in headless Chromium: no undefined control sequence, no TeX error.
     A deliberately broken formula proves that the detector sees errors."""
     import os

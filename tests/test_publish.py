@@ -96,7 +96,8 @@ def install_and_run(exe, repo_dir, work):
     work.mkdir()
     subprocess.run([exe, "-m", "venv", str(work / "venv")], check=True, timeout=300)
     python = str(work / "venv" / "bin" / "python")
-    pip = subprocess.run([python, "-m", "pip", "install", "-q", str(repo_dir)], capture_output=True, text=True,
+    source = shutil.copytree(repo_dir, work / "repo")     # its own copy: two builds in one build/ collide
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", str(source)], capture_output=True, text=True,
                          timeout=900)
     assert pip.returncode == 0, pip.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNLAB_", "PYTHON", "VIRTUAL_ENV"))}

@@ -78,21 +78,22 @@ def _mingru_parts(case):
 
 
 def _mingru_variants(case):
-    """What typical wrong loops compute, by mistake id."""
+    """[(what a typical wrong loop computes, the Mistake that names it)]."""
     z, c, h0 = _mingru_parts(case)
     seq = minrnn.scan_sequential
-    return {"mingru.no_one_minus_z": (seq(torch.ones_like(z), z * minrnn.g(c), h0),
-                                      "h_t adds z_t * h~_t to all of h_(t-1): the old state must be scaled by "
-                                      "(1 - z_t), h_t = (1 - z_t) * h_(t-1) + z_t * h~_t, or h only grows"),
-            "mingru.gates_swapped": (seq(z, (1 - z) * minrnn.g(c), h0),
-                                     "h_t = z_t * h_(t-1) + (1 - z_t) * h~_t has the gate's roles swapped: z_t is "
-                                     "the weight of the new candidate, h_t = (1 - z_t) * h_(t-1) + z_t * h~_t"),
-            "mingru.no_g": (seq(1 - z, z * c, h0),
-                            "h~_t is the raw second half of x_t @ weight.T + bias: apply g (labutils.nn.minrnn.g), "
-                            "the positive activation the log-space scan will need"),
-            "mingru.tanh_candidate": (seq(1 - z, z * torch.tanh(c), h0),
-                                      "h~_t = tanh(...) is the GRU's candidate: minGRU's is g(...), positive and "
-                                      "unbounded above (labutils.nn.minrnn.g)")}
+    return [(seq(torch.ones_like(z), z * minrnn.g(c), h0),
+             Mistake("mingru.no_one_minus_z", "h_t adds z_t * h~_t to all of h_(t-1): the old state must be scaled "
+                                              "by (1 - z_t), h_t = (1 - z_t) * h_(t-1) + z_t * h~_t, or h only grows")),
+            (seq(z, (1 - z) * minrnn.g(c), h0),
+             Mistake("mingru.gates_swapped", "h_t = z_t * h_(t-1) + (1 - z_t) * h~_t has the gate's roles swapped: "
+                                             "z_t is the weight of the new candidate, h_t = (1 - z_t) * h_(t-1) + "
+                                             "z_t * h~_t")),
+            (seq(1 - z, z * c, h0),
+             Mistake("mingru.no_g", "h~_t is the raw second half of x_t @ weight.T + bias: apply g "
+                                    "(labutils.nn.minrnn.g), the positive activation the log-space scan will need")),
+            (seq(1 - z, z * torch.tanh(c), h0),
+             Mistake("mingru.tanh_candidate", "h~_t = tanh(...) is the GRU's candidate: minGRU's is g(...), positive "
+                                              "and unbounded above (labutils.nn.minrnn.g)"))]
 
 
 def _verify_mingru(case, got):
@@ -101,9 +102,9 @@ def _verify_mingru(case, got):
     expected = minrnn.scan_sequential(1 - z, z * minrnn.g(c), h0).numpy()
     if not is_close(h, expected, _tol(case)):
         _h0_diagnosis(h, expected, case["h0"], "h")
-        for mistake, (variant, message) in _mingru_variants(case).items():
+        for variant, mistake in _mingru_variants(case):
             if is_close(h, variant.numpy(), _tol(case)):
-                raise Mistake(mistake, message)
+                raise mistake
         if h.shape == h2.shape == h3.shape == expected.shape and np.isfinite(h + h2 + h3).all() \
                 and not is_close(h3 - h2, h2 - h, 1e-8):
             raise Mistake("mingru.reads_h",
