@@ -5,7 +5,7 @@ Layout: batch first, ``(batch, T, hidden)``; ``h0`` is ``(batch, hidden)``; outp
 
 Why a scan: once no gate reads h_(t-1), every a_t and b_t comes from x_t alone, and composing two steps gives a
 step of the same form, ``(a2, b2) o (a1, b1) = (a2 a1, a2 b1 + b2)``; that composition is associative, so the T
-steps can be combined in any grouping (a parallel scan) instead of one after another. Two closed forms:
+steps can be combined in any grouping (a parallel scan) instead of one after another. Three ways to do it:
 
 * ``scan_cumprod``: ``h_t = A_t (h_0 + sum_(s<=t) b_s / A_s)`` with ``A_t = a_1 ... a_t``. Exact algebra, but A_t
   underflows (a product of T numbers below 1: 0.5^1075 is 0 in float64, 0.5^150 in float32) and b_s / A_s
@@ -21,6 +21,8 @@ steps can be combined in any grouping (a parallel scan) instead of one after ano
   difference of two sums of up to T terms, and in float32 each carries |a*_t| * 2^-24 of rounding (1e-4 at
   T = 4096 for gates near 1/2), where float64 leaves 1e-13.
 """
+import statistics
+import time
 from typing import Optional
 
 import torch
@@ -54,8 +56,8 @@ def scan_cumprod(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Te
 
 
 def _doubling(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """h of h_t = a_t h_(t-1) + b_t from h_(-1) = 0, by rounds of doubling reach; a, b (batch, T, hidden), unchanged."""
-    a, b = a.clone(), b.clone()
+    """h of h_t = a_t h_(t-1) + b_t from h_(-1) = 0, by rounds of doubling reach; a, b (batch, T, hidden).
+    Works in place: both are overwritten (b becomes h), so callers pass tensors of their own."""
     T, reach = a.shape[1], 1
     while reach < T:
         b[:, reach:] += a[:, reach:] * b[:, :-reach]       # b_t now spans 2 * reach steps ending at t
@@ -70,7 +72,7 @@ class _DoublingScan(torch.autograd.Function):
     def forward(ctx, a, b, h0):
         b = b.clone()
         b[:, 0] += a[:, 0] * h0                           # h_0 enters as part of the first step
-        h = _doubling(a, b)
+        h = _doubling(a.clone(), b)
         ctx.save_for_backward(a, h, h0)
         return h
 
@@ -78,7 +80,7 @@ class _DoublingScan(torch.autograd.Function):
     def backward(ctx, grad_h):
         a, h, h0 = ctx.saved_tensors
         a_next = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], dim=1)     # a_(t+1), 0 after the last step
-        grad = _doubling(a_next.flip(1), grad_h.flip(1)).flip(1)               # dL/d(h_t), all paths through later h
+        grad = _doubling(a_next.flip(1), grad_h.flip(1)).flip(1)    # dL/d(h_t), all paths through later h (flip copies)
         h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], dim=1)
         return grad * h_prev, grad, a[:, 0] * grad[:, 0]
 
@@ -101,12 +103,18 @@ def scan_log(log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tensor) -> 
     return torch.exp(log_h[:, 1:]).to(dtype)
 
 
-def mingru_sequential(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-    """x: (batch, T, input_size), weight: (2 hidden, input_size), bias: (2 hidden,), h0: (batch, hidden)
-    -> h (batch, T, hidden): the minGRU as a loop over time (z from the first half of the rows, h~ the second)."""
+def _mingru_coefficients(x, weight, bias):
+    """The minGRU's a_t = 1 - z_t and b_t = z_t h~_t, each (batch, T, hidden) (z from the first half of the rows
+    of x @ weight.T + bias, h~ from the second)."""
     k, c = (x @ weight.T + bias).chunk(2, dim=-1)
     z = torch.sigmoid(k)
-    return scan_sequential(1 - z, z * g(c), h0)
+    return 1 - z, z * g(c)
+
+
+def mingru_sequential(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """x: (batch, T, input_size), weight: (2 hidden, input_size), bias: (2 hidden,), h0: (batch, hidden)
+    -> h (batch, T, hidden): the minGRU as a loop over time."""
+    return scan_sequential(*_mingru_coefficients(x, weight, bias), h0)
 
 
 def mingru_parallel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
@@ -130,9 +138,7 @@ class MinGRU(nn.Module):
         h0 = _start(x, self.hidden_size, h0)
         if scan == "log":
             return mingru_parallel(x, self.linear.weight, self.linear.bias, h0)
-        k, c = self.linear(x).chunk(2, dim=-1)
-        z = torch.sigmoid(k)
-        return _SCANS[scan](1 - z, z * g(c), h0)
+        return _SCANS[scan](*_mingru_coefficients(x, self.linear.weight, self.linear.bias), h0)
 
 
 class MinLSTM(nn.Module):
@@ -187,11 +193,9 @@ def timed_models(hidden: int, seed: int = 0) -> dict:
 def step_seconds(module: nn.Module, run, x: torch.Tensor, repeats: int = 5) -> float:
     """Median wall seconds of one training step on x: forward, backward of a loss on every output, an Adam update.
     One untimed step first (allocations, Adam's state)."""
-    import statistics
-    import time
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
     times = []
-    for i in range(repeats + 1):
+    for _ in range(repeats + 1):
         start = time.perf_counter()
         optimizer.zero_grad()
         run(module, x).square().mean().backward()

@@ -25,7 +25,7 @@ def selective_copy(batch: int, rng: np.random.Generator, vocab: int = 8, blanks:
         raise ValueError(f"copies={copies} data tokens do not fit among blanks={blanks} positions")
     data = rng.integers(1, vocab + 1, size=(batch, copies))
     positions = np.sort(rng.random((batch, blanks)).argsort(axis=1)[:, :copies], axis=1)
-    tokens = np.zeros((batch, blanks + copies), dtype=np.int64)
+    tokens = np.full((batch, blanks + copies), BLANK, dtype=np.int64)
     np.put_along_axis(tokens, positions, data, axis=1)
     tokens[:, blanks:] = vocab + 1
     return torch.from_numpy(tokens), torch.from_numpy(data)
