@@ -12,12 +12,12 @@ Writes build/bench/charlm_learning.csv and .png.
 import argparse
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 from busy import cpu_burners
+from measured import commit
 from min_char_rnn import min_char_rnn_updates
 from threadpoolctl import threadpool_limits
 
@@ -30,17 +30,6 @@ HIDDEN = 100
 CHECKPOINTS = (10, 20, 30, 45, 60, 90, 120, 180)
 REPORTED = (30, 60, 180)
 OUT = Path(__file__).resolve().parents[1] / "build" / "bench"
-
-
-def commit():
-    """The checkout's short commit (with '+' when it has uncommitted changes), for the CSV's provenance."""
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent).stdout
-    try:
-        dirty = "+" if git("status", "--porcelain") else ""
-        return (git("rev-parse", "--short", "HEAD").strip() or "unknown") + dirty
-    except OSError:
-        return "unknown"
 
 
 def curve(steps, params, heldout, checkpoints):

@@ -11,44 +11,15 @@ committed as labutils/assets/measured/imdb_grid.csv (notebook 05 shows it; it sh
 with --out labutils/assets/measured/imdb_grid.csv.
 """
 import argparse
-import csv
-import platform
-import subprocess
 import sys
-from pathlib import Path
 
-import torch
+from measured import commit, machine, read_rows, write_rows
 
-from labutils.atomic import atomic_path
 from labutils.config import build_dir
 from labutils.nn.loop import deterministic
 from labutils.nn.sentiment import FULL, imdb_data, table_row, train_and_test
 
 KEY = ("cell", "layers", "bidirectional")
-
-
-def read_rows(path):
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def write_rows(path, rows):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-
-def commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def main(argv=None):
@@ -63,7 +34,6 @@ def main(argv=None):
     rows = read_rows(args.out)
     done = {tuple(str(r[k]) for k in KEY) for r in rows}
     data, _, embeddings, _ = imdb_data(FULL, args.glove_dim)
-    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     # Depth outermost: an interrupted grid still compares RNN with LSTM at every depth it reached.
     for layers in map(int, args.layers.split(",")):
         for cell in args.cells.split(","):
@@ -73,7 +43,7 @@ def main(argv=None):
                 row = table_row(train_and_test(data, embeddings, cell=cell, layers=layers,
                                                bidirectional=bidirectional, max_epochs=FULL.max_epochs,
                                                patience=FULL.patience))
-                row.update(glove_dim=args.glove_dim, commit=commit(), machine=machine)
+                row.update(glove_dim=args.glove_dim, commit=commit(), machine=machine())
                 rows.append(row)
                 write_rows(args.out, rows)
                 print(f"{cell:4s} layers={layers} bidirectional={bidirectional!s:5s} test {row['test_acc']:.4f} "

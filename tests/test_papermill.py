@@ -67,7 +67,9 @@ TINY = {
     "07_lstm_text_generation": {"TRAIN_STEPS": 40, "EVERY": 20, "SAMPLE_EVERY": 20, "HIDDEN": 64, "EMBED": 16},
     "08_phased_lstm": {"ITERS": 40, "SEEDS": [1]},
     "09_image_captioning": {"N_TRAIN": 300, "PRETRAIN_EPOCHS": 1, "EPOCHS": 2},
-    "10_parallel_recurrences": {"SPEED_LENGTHS": [16, 64], "SPEED_REPEATS": 1, "SPEED_BATCH": 2, "SPEED_HIDDEN": 8},
+    "10_parallel_recurrences": {"SPEED_LENGTHS": [16, 64], "SPEED_REPEATS": 1, "SPEED_BATCH": 2, "SPEED_HIDDEN": 8,
+                                "COPY_LAYERS": [1, 2], "COPY_MAX_STEPS": 20, "COPY_GOAL": 0.2, "LM_WIDTH": 16,
+                                "LM_LAYERS": 1, "LM_MAX_STEPS": 10, "LM_PATIENCE": 1},
 }
 
 

@@ -19,11 +19,18 @@ TOL = {"float64": 1e-10, "float32": 1e-5}      # tighter than the course's polic
 
 @dataclass(frozen=True)
 class Budget(LessonBudget):
-    """Notebook 10's budgets: the lengths and repeats of the speed measurement."""
+    """Notebook 10's budgets: the speed measurement, the selective-copy runs, the language model."""
     speed_lengths: Tuple[int, ...] = per_mode((64, 128, 256, 512, 1024, 2048, 4096), (64, 512))   # T timed
     speed_repeats: int = per_mode(3, 1)    # timed training steps per model and length (the median is kept)
     speed_batch: int = per_mode(8, 4)      # sequences per timed batch
     speed_hidden: int = per_mode(128, 32)  # input and hidden width of every timed model
+    copy_layers: Tuple[int, ...] = per_mode((1, 2, 3), (1, 3))   # minGRU depths trained on selective copying
+    copy_max_steps: int = per_mode(3000, 300)   # step cap of each selective-copy run (batches of 64)
+    copy_goal: float = per_mode(0.95, 0.3)      # the deepest minGRU's test accuracy, measured to be reached
+    lm_width: int = per_mode(128, 64)           # the minGRU language model's width
+    lm_layers: int = 2                          # its minGRU layers (each followed by an MLP)
+    lm_max_steps: int = per_mode(4000, 100)     # its step cap (batches of 64 x 100 characters)
+    lm_patience: int = 3                        # validations (every 100 steps) without a better loss: stop
 
 
 # ---- shared diagnoses ---------------------------------------------------------------------------------------

@@ -11,10 +11,26 @@ import torch
 from torch import nn
 
 from labutils import charlm
+from labutils.data import load_corpus
 from labutils.data.shakespeare import Vocab
 from labutils.nn.loop import make_optimizer, train
 from labutils.rnn import RNNParams
 from labutils.sampling import softmax_with_temperature
+
+# Notebook 07's text: the plays it trains on, the play held out for both its models, the validation characters
+PLAYS = ("coriolanus", "antony-and-cleopatra", "titus-andronicus", "hamlet", "macbeth", "othello")
+HELDOUT_PLAY = "julius-caesar"
+VAL_CHARS = 50_000
+
+
+def play_data(plays=PLAYS, heldout_play=HELDOUT_PLAY, val_chars=VAL_CHARS):
+    """Notebook 07's data -> vocab (the plays' characters, sorted), train_ids, val_ids (the plays' last val_chars
+    characters, never trained on), heldout_ids (the held-out play in that vocabulary, other characters dropped)."""
+    text = load_corpus(plays)
+    vocab = Vocab.from_text(text)
+    data = vocab.encode(text)
+    heldout, _ = vocab.restrict(load_corpus((heldout_play,)))
+    return vocab, data[:-val_chars], data[-val_chars:], vocab.encode(heldout)
 
 
 class CharLSTM(nn.Module):
@@ -48,13 +64,14 @@ def stream_chunks(data: np.ndarray, batch_size: int, seq_length: int) -> Iterato
 
 
 def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, clip=1.0, seed=0, every=50,
-                   val_data=None, sample_every=None, callback=None):
+                   val_data=None, sample_every=None, callback=None, patience=None):
     """Adam with gradient clipping over stream chunks (epochs repeat) for ``steps`` steps -> History.
 
     The state is carried from chunk to chunk and detached (truncated BPTT), and reset at each pass over the data.
     Every ``every`` steps the History records the mean training loss (nats/char) and, with val_data (ids the
     model does not train on), the validation cross-entropy; the weights with the lowest one are kept. Every
     ``sample_every`` steps ``callback(step, model)`` runs and a string it returns is kept in ``History.samples``.
+    patience: stop after this many validations without a lower validation loss (early stopping; needs val_data).
     """
     torch.manual_seed(seed)
     state, samples = [None], []
@@ -80,7 +97,7 @@ def train_charlstm(model, data, steps, batch_size=64, seq_length=100, lr=3e-3, c
 
     validate = (lambda m: (cross_entropy(m, val_data), math.nan)) if val_data is not None else None
     history = train(model, chunks(), loss_fn, make_optimizer("adam", model.parameters(), lr), steps, validate=validate,
-                    every=every, clip=clip, after_step=sample)
+                    every=every, patience=patience, clip=clip, after_step=sample)
     history.samples = samples
     return history
 

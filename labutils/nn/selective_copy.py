@@ -64,17 +64,19 @@ class CopyModel(nn.Module):
         return self.head(h[:, -self.copies:])
 
 
-def _loss_and_accuracy(model, tokens, targets):
+def _loss_and_accuracy(model, tokens, targets, by_copy=False):
     logits = model(tokens)
     loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-    return loss, (logits.argmax(-1) == targets).float().mean()
+    right = (logits.argmax(-1) == targets).float()
+    return loss, right.mean(0) if by_copy else right.mean()
 
 
 def train_selective_copy(cell: str, layers: int, max_steps: int, seed: int = 0, width: int = 64, vocab: int = 8,
                          blanks: int = 64, copies: int = 4, batch: int = 64, lr: float = 3e-3, every: int = 100,
                          patience: int = 5, solved_at: float = 0.999, test_size: int = 2000) -> History:
-    """Train a CopyModel on fresh sequences -> History (``.results["test_acc"]``: per-token accuracy on
-    ``test_size`` test sequences of another seed).
+    """Train a CopyModel on fresh sequences -> History (``.results``: ``test_acc``, the per-token accuracy on
+    ``test_size`` test sequences of another seed, and ``test_acc_by_copy``, a list of ``copies`` accuracies: the
+    first data token's, the second's, ...).
 
     Validated every ``every`` steps on 1,000 fixed sequences; stops when validation accuracy reaches ``solved_at``
     (solved) or after ``patience`` validations without a lower loss (a plateau); the best weights are kept."""
@@ -89,5 +91,27 @@ def train_selective_copy(cell: str, layers: int, max_steps: int, seed: int = 0, 
                     every=every, patience=patience, solved=lambda loss, acc: acc >= solved_at, clip=1.0)
     test = selective_copy(test_size, np.random.default_rng(10_000 + seed), **task)
     with torch.no_grad():
-        history.results["test_acc"] = _loss_and_accuracy(model, *test)[1].item()
+        by_copy = _loss_and_accuracy(model, *test, by_copy=True)[1]
+    history.results.update(test_acc=by_copy.mean().item(), test_acc_by_copy=by_copy.tolist())
     return history
+
+
+@torch.no_grad()
+def first_gates(model: CopyModel) -> torch.Tensor:
+    """A minGRU CopyModel's first-layer update gates z for each token -> (vocab + 2, width): row 0 the blank,
+    1 ... vocab the data, vocab + 1 the marker. They read x_t alone, so one row per token is all there is."""
+    cell = model.cells[0]
+    if not isinstance(cell, minrnn.MinGRU):
+        raise TypeError(f"first_gates reads a minGRU's gates; this model's first layer is {type(cell).__name__}")
+    k, _ = cell.linear(model.norms[0](model.embed.weight)).chunk(2, dim=-1)
+    return torch.sigmoid(k)
+
+
+def read_table():
+    """The full table measured by benchmarks/selective_copy.py -> list of dicts (cell, layers, max_steps,
+    patience, steps, best_step, converged, stopped, test_acc, copy1_acc ... copy4_acc, seconds, commit, machine)."""
+    from labutils.results import read_measured
+    types = {name: int for name in ("layers", "max_steps", "patience", "steps", "best_step")}
+    types.update({name: float for name in ("test_acc", "copy1_acc", "copy2_acc", "copy3_acc", "copy4_acc",
+                                           "seconds")}, converged=lambda v: v == "True")
+    return read_measured("selective_copy.csv", types, "python benchmarks/selective_copy.py (about 12 minutes)")
