@@ -26,7 +26,7 @@ class Budget(LessonBudget):
     speed_hidden: int = per_mode(128, 32)  # input and hidden width of every timed model
     copy_layers: Tuple[int, ...] = per_mode((1, 2, 3), (1, 3))   # minGRU depths trained on selective copying
     copy_max_steps: int = per_mode(3000, 300)   # step cap of each selective-copy run (batches of 64)
-    copy_goal: float = per_mode(0.95, 0.3)      # the deepest minGRU's test accuracy, measured to be reached
+    copy_goal: float = per_mode(0.95, 0.75)     # the deepest minGRU's test accuracy (measured 0.999, quick 0.86)
     lm_width: int = per_mode(128, 64)           # the minGRU language model's width
     lm_layers: int = 2                          # its minGRU layers (each followed by an MLP)
     lm_max_steps: int = per_mode(4000, 100)     # its step cap (batches of 64 x 100 characters)
