@@ -8,7 +8,7 @@ validation, Julius Caesar held out), the same batches (64 streams of 100 charact
 with clipping at 1, seed 0, validation every 100 steps, the best weights kept, and stop when the validation loss
 has not improved for --patience validations. The LSTM is notebook 07's (embedding 64, 256 units, one layer); the
 minGRU stack is notebook 10's full-mode model. Two threads; the seconds are training only (the final held-out
-scoring excluded), on whatever machine runs this: the CSV names it. About 15 minutes on a 2-core machine.
+scoring excluded), on whatever machine runs this: the CSV names it. About 8 minutes on a 2-core machine.
 """
 import argparse
 import time

@@ -7,7 +7,7 @@ Each row is ``labutils.nn.selective_copy.train_selective_copy`` with the noteboo
 copy among 64 blanks, width 64, batch 64, Adam 3e-3, seed 0): the table rows with a 3,000-step cap and patience
 5, as in the notebook; the "long" rows (the one-layer minGRU and minLSTM, which the cap stops short) with a
 20,000-step cap and patience 10. Rows are written as they finish and the file is rewritten atomically, so an
-interrupted run resumes. Two threads. About 12 minutes on a 2-core machine.
+interrupted run resumes. Two threads. About 10 minutes on a 2-core machine.
 """
 import argparse
 import time

@@ -114,4 +114,4 @@ def read_table():
     types = {name: int for name in ("layers", "max_steps", "patience", "steps", "best_step")}
     types.update({name: float for name in ("test_acc", "copy1_acc", "copy2_acc", "copy3_acc", "copy4_acc",
                                            "seconds")}, converged=lambda v: v == "True")
-    return read_measured("selective_copy.csv", types, "python benchmarks/selective_copy.py (about 12 minutes)")
+    return read_measured("selective_copy.csv", types, "python benchmarks/selective_copy.py (about 10 minutes)")
