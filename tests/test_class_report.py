@@ -25,7 +25,7 @@ MISTAKES = {
     "whh_transposed": (NB01, "rnn_step_forward", "Whh @ h_prev + bh)", "Whh.T @ h_prev + bh)",
                        "check_rnn_step_forward", "rnn_step.whh_transposed"),
     "dh_prev_transposed": (NB01, "rnn_step_backward", "dh_prev = Whh.T @ da", "dh_prev = Whh @ da",
-                           "check_rnn_step_backward", "unclassified"),
+                           "check_rnn_step_backward", "rnn_step.backward_whh_not_transposed"),
     "no_dh_next": (NB01, "rnn_backward", "dlogits[t] + dh_next", "dlogits[t]", "check_bptt", "bptt.no_dh_next"),
     "forward_in_time": (NB01, "rnn_backward", "reversed(range(len(caches)))", "range(len(caches))", "check_bptt",
                         "bptt.forward_in_time"),

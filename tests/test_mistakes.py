@@ -31,6 +31,11 @@ def step_backward_dh_prev_transposed(dh, cache):
     return Wxh.T @ da, Whh @ da, da @ x.T, da @ h_prev.T, da.sum(axis=1, keepdims=True)
 
 
+def step_backward_no_tanh_derivative(dh, cache):
+    x, h_prev, Wxh, Whh, h = cache
+    return Wxh.T @ dh, Whh.T @ dh, dh @ x.T, dh @ h_prev.T, dh.sum(axis=1, keepdims=True)
+
+
 def step_backward_bias_not_summed(dh, cache):
     x, h_prev, Wxh, Whh, h = cache
     da = (1 - h * h) * dh
@@ -197,7 +202,9 @@ CATALOGUE = [
     ("check_rnn_step_forward", [step_forward_no_bias], "rnn_step.no_bias", "leaves out the bias"),
     ("check_rnn_step_forward", [step_forward_transposed], "rnn_step.whh_transposed", "Whh @ h_prev"),
     ("check_rnn_step_backward", [rnn.rnn_step_forward, step_backward_dh_prev_transposed],
-     "unclassified", "dh_prev is wrong"),
+     "rnn_step.backward_whh_not_transposed", "dh_prev = Whh.T @ da"),
+    ("check_rnn_step_backward", [rnn.rnn_step_forward, step_backward_no_tanh_derivative],
+     "rnn_step.no_tanh_derivative", "skip the tanh"),
     ("check_rnn_step_backward", [rnn.rnn_step_forward, step_backward_bias_not_summed], "unclassified", "dbh"),
     ("check_bptt", [rnn.rnn_forward, backward_without_dh_next], "bptt.no_dh_next", "Add dh_next"),
     ("check_bptt", [rnn.rnn_forward, backward_grads_is_params],

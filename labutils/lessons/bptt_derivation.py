@@ -122,6 +122,21 @@ def _probe_step_backward(fns, case):
     return out
 
 
+def _diagnose_step_backward(grads, expected, dh, cache):
+    """Mistake if the gradients are those of a known bug (where the bug changes them: a 1 x 1 Whh is its own
+    transpose)."""
+    x, h_prev, Wxh, Whh, h = cache
+    dx, dh_prev = grads[0], grads[1]
+    if is_close(dh_prev, Whh @ ((1 - h * h) * dh)) and not is_close(dh_prev, expected[1]):
+        raise Mistake("rnn_step.backward_whh_not_transposed",
+                      "dh_prev uses Whh @ da: the gradient flows back through the transpose, dh_prev = Whh.T @ da "
+                      "(Whh maps h_prev forward to h; Whh.T maps dL/da back to dL/dh_prev)")
+    if is_close(dx, Wxh.T @ dh) and not is_close(dx, expected[0]):
+        raise Mistake("rnn_step.no_tanh_derivative",
+                      "the gradients skip the tanh: first da = (1 - h**2) * dh (tanh'(a) = 1 - tanh(a)**2, with "
+                      "h = tanh(a) from the cache), then dx = Wxh.T @ da, dh_prev = Whh.T @ da, dWxh = da @ x.T, ...")
+
+
 def _verify_step_backward(case, got):
     args, dh = _step_args(case), np.array(case["dh"])
     expected_h, ref_cache = rnn.rnn_step_forward(*args)
@@ -134,7 +149,7 @@ def _verify_step_backward(case, got):
             earlier_is_wrong("rnn_step_forward's h", got["h"], expected_h, "rnn_step_backward")
     grads = expect_tuple(grads, 5, "(dx, dh_prev, dWxh, dWhh, dbh)")
     expected = rnn.rnn_step_backward(dh, ref_cache)
-
+    _diagnose_step_backward(grads, expected, dh, ref_cache)
     for name, g, e in zip(GRAD_NAMES, grads, expected):
         assert_close(name, g, e, hint=STEP_BACKWARD_HINTS[name])
 
