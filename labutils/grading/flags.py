@@ -179,18 +179,40 @@ def similarity(exercises):
     """exercises: {(student, notebook): {exercise: source}} -> [(a, b, notebook, exercise, ratio)] above COPIED.
 
     ratio: the larger share of one cell's fingerprints found in the other's (copydetect's winnowing), so a
-    copy padded with dead statements, or with independent lines reordered, still matches its source."""
-    from copydetect import compare_files
+    copy padded with dead statements, or with independent lines reordered, still matches its source.
+    copydetect hashes its k-grams with Python's hash(), salted afresh in every process, and the salt decides
+    which k-grams winnowing keeps (a padded copy measured 0.88-0.93 over twelve salts): the comparison runs in
+    a child process with the salt fixed, so a regrade flags the same pairs."""
+    import json
+    import os
+    import subprocess
+    import sys
     groups = {}
     for (student, notebook), cells in exercises.items():
         for exercise, text in cells.items():
             if len(text) > MAX_ANALYSED_CHARS or _is_stub(text) or len(tokens(_parse(text))) < MIN_TOKENS:
                 continue
-            groups.setdefault((notebook, exercise), []).append((student, fingerprint(text)))
+            groups.setdefault(f"{notebook}\0{exercise}", []).append((student, text))
+    out = subprocess.run([sys.executable, "-m", "labutils.grading.flags"], input=json.dumps(groups), text=True,
+                         capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return [tuple(pair) for pair in json.loads(out.stdout)]
+
+
+def _similar_pairs(groups):
+    """{"notebook\0exercise": [(student, source)]} -> [(a, b, notebook, exercise, ratio)] above COPIED."""
+    from copydetect import compare_files
     pairs = []
-    for (notebook, exercise), members in sorted(groups.items()):
-        for (a, fa), (b, fb) in combinations(sorted(members, key=lambda m: m[0]), 2):
+    for key, members in sorted(groups.items()):
+        notebook, exercise = key.split("\0")
+        prints = [(student, fingerprint(text)) for student, text in sorted(members)]
+        for (a, fa), (b, fb) in combinations(prints, 2):
             r = float(max(compare_files(fa, fb)[1]))
             if r >= COPIED:
                 pairs.append((a, b, notebook, exercise, r))
     return pairs
+
+
+if __name__ == "__main__":      # similarity()'s child: the groups as JSON on stdin, the pairs as JSON on stdout
+    import json
+    import sys
+    json.dump(_similar_pairs(json.load(sys.stdin)), sys.stdout)
