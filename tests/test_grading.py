@@ -288,11 +288,7 @@ def batch(tmp_path_factory):
     submit("upper_suffix", solution(), name=f"{NB01}.IPYNB")
     submit("copy_a", with_cell("rnn_backward", COPIED))
     submit("copy_b", with_cell("rnn_backward", COPIED.replace("grads", "g").replace("dh_next", "carry")))
-    padded = COPIED.replace("        grads.Wxh += a\n", "        grads.Wxh += a\n        unused = a.sum()\n") \
-        .replace("        grads.bh += c\n", "        grads.bh += c\n        spare = [b, c]\n") \
-        .replace("    grads = params.zeros_like()\n", "    grads = params.zeros_like()\n    note = 'mine'\n") \
-        .replace(WHY + BY, BY + WHY)
-    submit("copy_padded", with_cell("rnn_backward", padded))   # dead statements, independent lines swapped
+    submit("copy_padded", with_cell("rnn_backward", padded(COPIED)))   # dead statements, independent lines swapped
     (subs / "notes_student").mkdir()
     (subs / "notes_student" / "answers.txt").write_text("hello")
     (subs / "nested_student" / "inner").mkdir(parents=True)
@@ -343,6 +339,34 @@ def rnn_backward(dlogits, cache):
         grads.bh += c
     return grads, dh_next
 """
+
+
+def padded(text):
+    """text with dead statements added and two independent lines swapped: a copy trying to look original."""
+    return text.replace("        grads.Wxh += a\n", "        grads.Wxh += a\n        unused = a.sum()\n") \
+        .replace("        grads.bh += c\n", "        grads.bh += c\n        spare = [b, c]\n") \
+        .replace("    grads = params.zeros_like()\n", "    grads = params.zeros_like()\n    note = 'mine'\n") \
+        .replace(WHY + BY, BY + WHY)
+
+
+SIMILARITY = """
+import json, sys
+from labutils.grading.flags import similarity
+a, b = json.load(sys.stdin)
+print(json.dumps(similarity({("ann", "nb"): {"ex": a}, ("bob", "nb"): {"ex": b}, ("cy", "nb"): {"ex": "x = 1"}})))
+"""
+
+
+def test_a_padded_copy_is_flagged_alike_under_every_hash_salt():
+    """copydetect hashes with Python's salted hash(): the pairs flagged must not depend on the grader's salt."""
+    found = set()
+    for salt in ("1", "2", "3", "4"):
+        out = subprocess.run([sys.executable, "-c", SIMILARITY], input=json.dumps([COPIED, padded(COPIED)]),
+                             text=True, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": salt})
+        found.add(out.stdout)
+    assert len(found) == 1, f"the flagged pairs changed with the process's hash salt: {found}"
+    (pair,) = json.loads(found.pop())
+    assert pair[:4] == ["ann", "bob", "nb", "ex"] and pair[4] >= 0.85
 
 
 def table(batch):

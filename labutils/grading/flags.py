@@ -7,7 +7,11 @@ Everything here reads source text as data (``ast.parse``); nothing is executed.
 import ast
 import difflib
 import importlib.util
+import json
+import os
 import re
+import subprocess
+import sys
 from functools import lru_cache
 from itertools import combinations
 
@@ -183,10 +187,6 @@ def similarity(exercises):
     copydetect hashes its k-grams with Python's hash(), salted afresh in every process, and the salt decides
     which k-grams winnowing keeps (a padded copy measured 0.88-0.93 over twelve salts): the comparison runs in
     a child process with the salt fixed, so a regrade flags the same pairs."""
-    import json
-    import os
-    import subprocess
-    import sys
     groups = {}
     for (student, notebook), cells in exercises.items():
         for exercise, text in cells.items():
@@ -213,6 +213,4 @@ def _similar_pairs(groups):
 
 
 if __name__ == "__main__":      # similarity()'s child: the groups as JSON on stdin, the pairs as JSON on stdout
-    import json
-    import sys
     json.dump(_similar_pairs(json.load(sys.stdin)), sys.stdout)
