@@ -56,3 +56,39 @@ def test_gradient_norms_and_short_training():
     x, y = memory.palindromes(6, 1, np.random.default_rng(1))
     norms = memory.hidden_gradient_norms(model, x, y)
     assert norms.shape == (5,) and np.all(np.isfinite(norms)) and norms[-1] > 0
+
+
+def _run(accs, stopped="solved at step 100", converged=True, best_metric=1.0):
+    """A stand-in History for the sweep's bookkeeping: only what outcome and max_T_90 read."""
+    from labutils.nn.loop import History
+    h = History(step=[100], val_metric=[best_metric], best_step=100, stopped=stopped, converged=converged)
+    h.results["test_acc"] = accs
+    return h
+
+
+def test_outcome_tells_stuck_at_chance_from_a_plateau_and_from_the_cap():
+    early = "early stop at step 600: no better validation loss in 500 steps"
+    assert memory.outcome(_run(1.0)) == "solved"
+    assert memory.outcome(_run(0.1, early, best_metric=0.11)) == "stuck at chance"
+    assert memory.outcome(_run(0.6, early, best_metric=0.62)) == "plateau"
+    assert memory.outcome(_run(0.6, "step cap of 2000 reached", converged=False, best_metric=0.6)) == "step cap"
+
+
+def test_max_T_90_needs_every_shorter_length_and_every_seed_on_request():
+    runs = {10: [_run(1.0), _run(0.95)], 20: [_run(0.99), _run(0.85)], 30: [_run(0.3), _run(0.2)],
+            45: [_run(1.0), _run(1.0)]}
+    assert memory.max_T_90(runs) == 20                      # mean 0.92 at 20; 45 does not count after a failure
+    assert memory.max_T_90(runs, every_seed=True) == 10
+    assert memory.max_T_90({10: [_run(0.5)]}) == 0
+
+
+def test_the_curriculum_starts_each_length_from_the_previous_model_and_stops_after_a_failure():
+    args = dict(max_steps=20, hidden_size=8, batch=16, every=10)
+    runs = memory.sweep("lstm", [3, 4, 5], [0], fail_below=1.01, **args)     # nothing reaches 1.01: stops at T = 3
+    assert list(runs) == [3]
+    runs = memory.sweep("lstm", [3, 4], [0], fail_below=0.0, **args)
+    continued = memory.train_palindromes("lstm", 4, seed=0, init=runs[3][0].model.state_dict(), **args)
+    fresh = memory.train_palindromes("lstm", 4, seed=0, **args)
+    assert continued.val_loss == runs[4][0].val_loss != fresh.val_loss
+    table = memory.sweep_table({"lstm": runs}, 20)
+    assert table.count("\n| ") == 2 and "2 run(s) reached the 20-step cap still improving" in table

@@ -15,7 +15,8 @@ from labutils.config import LessonBudget, per_mode
 @dataclass(frozen=True)
 class Budget(LessonBudget):
     """Notebook 06's budgets: the palindrome lengths and seeds, each run's cap and stopping rule."""
-    lengths: Tuple[int, ...] = per_mode((10, 20, 30, 45, 60, 80), (5, 10, 20))   # palindrome lengths T
+    lengths: Tuple[int, ...] = per_mode((10, 20, 30, 45, 60, 80, 100, 150, 200), (5, 10, 20))   # lengths T
+    scratch_length: int = per_mode(60, 20)   # the length the LSTM also learns from scratch (no curriculum)
     seeds: Tuple[int, ...] = per_mode((0, 1, 2), (0,))   # one run per seed, cell and length
     max_steps: int = per_mode(2000, 400)   # the cap per run (batch 128); runs stop sooner when solved or stuck
     every: int = per_mode(100, 50)         # validate every this many steps

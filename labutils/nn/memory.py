@@ -46,19 +46,23 @@ class DigitClassifier(nn.Module):
 
 
 def train_palindromes(cell, T, max_steps, seed=0, hidden_size=128, batch=128, lr=1e-3, optimizer="adam",
-                      forget_bias=0.0, every=100, patience=None, min_delta=0.0, solved_at=None, test_size=1000):
+                      forget_bias=0.0, every=100, patience=None, min_delta=0.0, solved_at=None, test_size=1000,
+                      init=None):
     """Train a DigitClassifier on fresh palindromes of length T -> History (``.model``; ``.results["test_acc"]``:
-    accuracy on 1,000 test palindromes).
+    accuracy on 1,000 test palindromes; ``.results["outcome"]``: see ``outcome``).
 
     Every ``every`` steps it is validated on 1,000 fixed palindromes. patience: stop after that many validations
     without a loss lower by min_delta (a plateau: converged); solved_at: stop once validation accuracy reaches
     it (e.g. 0.99: solved, converged).
     Without either, it trains exactly max_steps steps (a fixed budget, as for comparing optimisers). The best
     validated weights are kept; the test set (another 1,000) is drawn from a separate seed.
+    init: a state_dict to start from instead of a fresh initialisation (a curriculum: see ``sweep``).
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = DigitClassifier(cell, hidden_size, forget_bias)
+    if init is not None:
+        model.load_state_dict(init)
     val_x, val_y = palindromes(T, 1000, np.random.default_rng(20_000 + seed))
 
     def validate(m):
@@ -73,7 +77,54 @@ def train_palindromes(cell, T, max_steps, seed=0, hidden_size=128, batch=128, lr
     x, y = palindromes(T, test_size, np.random.default_rng(10_000 + seed))
     with torch.no_grad():
         history.results["test_acc"] = (model(x).argmax(1) == y).float().mean().item()
+    history.results["outcome"] = outcome(history)
     return history
+
+
+CHANCE = 0.1    # ten digits
+
+
+def outcome(history):
+    """How a palindrome run ended, in the words of the tables: "solved" (it reached its goal), "stuck at chance"
+    (early stopping fired while its best validation accuracy was still under twice chance: it never left the
+    plateau), "plateau" (early stopping fired above chance: converged to a partial solution), or "step cap"
+    (still improving when the cap came: not converged)."""
+    if not history.converged:
+        return "step cap"
+    if history.stopped.startswith("solved"):
+        return "solved"
+    return "stuck at chance" if history.best_metric < 2 * CHANCE else "plateau"
+
+
+def sweep(cell, lengths, seeds, curriculum=True, fail_below=0.9, **train_args):
+    """How far back ``cell`` remembers: train_palindromes at each length T in order, one run per seed ->
+    {T: [History per seed]}, up to and including the first T whose mean test accuracy is below fail_below
+    (by default the first T it fails to remember, so ``max_T_90`` is the length before it).
+
+    curriculum: each seed's run at T starts from its own trained model at the previous length (the best
+    weights it kept), so a long palindrome is learnt by a model that already carries a digit over a shorter
+    gap; without it every run starts from a fresh initialisation. train_args go to train_palindromes.
+    """
+    runs, start = {}, dict.fromkeys(seeds)
+    for T in lengths:
+        runs[T] = [train_palindromes(cell, T, seed=seed, init=start[seed], **train_args) for seed in seeds]
+        if curriculum:
+            start = {seed: h.model.state_dict() for seed, h in zip(seeds, runs[T])}
+        if np.mean([h.results["test_acc"] for h in runs[T]]) < fail_below:
+            break
+    return runs
+
+
+def max_T_90(runs, every_seed=False):
+    """The longest T of a sweep at which the mean accuracy over seeds (or, with every_seed, each seed's) is
+    >= 0.9 and so is every shorter T's; 0 if none."""
+    best = 0
+    for T in sorted(runs):
+        accs = [h.results["test_acc"] for h in runs[T]]
+        if (min(accs) if every_seed else np.mean(accs)) < 0.9:
+            break
+        best = T
+    return best
 
 
 def hidden_gradient_norms(model, digits, target):
@@ -106,3 +157,25 @@ def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     m_hat = m / (1 - betas[0] ** t)
     v_hat = v / (1 - betas[1] ** t)
     return param - lr * m_hat / (torch.sqrt(v_hat) + eps), m, v
+
+
+def sweep_table(sweeps, max_steps):
+    """{cell: sweep(...)} -> a Markdown table: per T and cell, the mean test accuracy, each seed's with how its
+    run ended (see ``outcome``) and the steps it took; "-" where a cell had failed at a shorter T."""
+    cells = list(sweeps)
+    lines = ["| T | " + " | ".join(f"{c.upper()} mean | {c.upper()} seeds (outcome, steps)" for c in cells) + " |",
+             "|---" * (1 + 2 * len(cells)) + "|"]
+    for T in sorted({T for runs in sweeps.values() for T in runs}):
+        row = [str(T)]
+        for c in cells:
+            runs = sweeps[c].get(T)
+            if runs is None:
+                row += ["-", "not run (failed at a shorter T)"]
+                continue
+            row += [f"{np.mean([h.results['test_acc'] for h in runs]):.3f}",
+                    "; ".join(f"{h.results['test_acc']:.2f} ({h.results['outcome']}, {h.steps})" for h in runs)]
+        lines.append("| " + " | ".join(row) + " |")
+    capped = sum(h.results["outcome"] == "step cap" for runs in sweeps.values() for hs in runs.values() for h in hs)
+    lines.append(f"\n{capped} run(s) reached the {max_steps}-step cap still improving (not converged)" if capped
+                 else f"\nevery run converged before the {max_steps}-step cap")
+    return "\n".join(lines)
