@@ -41,6 +41,7 @@ def commit():
 
 
 def machine():
-    """The machine in a few words: architecture, cores, torch's threads and version."""
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, "
-            f"torch {torch.__version__}")
+    """The machine in a few words: architecture and the CPU kernels torch picked (the last digits of a run depend
+    on them), cores, torch's threads and version."""
+    return (f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}")

@@ -68,3 +68,10 @@ def test_encode_decode_roundtrip_and_split_validation(small):
     with pytest.raises(ValueError, match="one image index per caption"):
         CaptionSplit(tr.images, tr.captions, tr.image_idxs[:-1], tr.references)
     assert len(CaptionVocab.build(["b a", "a c"])) == 7
+
+
+def test_true_fraction_counts_false_and_ungrammatical_captions_as_not_true():
+    scene_list, _, captions = scenes.make_scenes(3, seed=4)
+    right = [c[0].split() for c in captions]
+    assert scenes.true_fraction(right, scene_list) == 1.0
+    assert scenes.true_fraction([right[1], ["circle", "a"], right[2]], scene_list) == pytest.approx(1 / 3)

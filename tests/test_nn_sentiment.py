@@ -75,3 +75,19 @@ def test_tiny_overfit_and_checkpoint_roundtrip(tmp_path):
     loaded, tokens, extra = load_model(path, SentimentRNN)
     assert extra == {"vocab_size": 20} and tokens is None
     np.testing.assert_allclose(predict(loaded, ids), predict(model, ids), atol=1e-6)
+
+
+def test_each_cell_reads_its_last_tokens_with_its_dropout():
+    """train_and_test cuts every review to the last TOKENS[cell] ids and uses DROPOUT[cell] unless told."""
+    from labutils.nn.sentiment import DROPOUT, TOKENS, train_and_test
+    rng = np.random.default_rng(0)
+    split = lambda n: ([rng.integers(2, 20, 300) for _ in range(n)], rng.integers(0, 2, n))   # noqa: E731
+    data = {"train": split(16), "val": split(8), "test": split(8)}
+    embeddings = rng.normal(size=(20, 4))
+    for cell in ("rnn", "lstm"):
+        row = train_and_test(data, embeddings, cell=cell, hidden_size=4, max_epochs=1, batch_size=8).results
+        assert row["tokens"] == min(TOKENS[cell], 300) and row["dropout"] == DROPOUT[cell]
+    row = train_and_test(data, embeddings, cell="rnn", hidden_size=4, max_epochs=1, batch_size=8, tokens=7,
+                         dropout=0.0).results
+    assert row["tokens"] == 7 and row["dropout"] == 0.0
+    assert len(data["train"][0][0]) == 300                   # the caller's data is not cut

@@ -137,6 +137,18 @@ def caption_is_true(caption, scene):
     return True
 
 
+def true_fraction(hypotheses, scene_list):
+    """The share of generated captions (lists of words) that are true of their scenes; an ungrammatical caption
+    counts as false."""
+    ok = 0
+    for words, scene in zip(hypotheses, scene_list):
+        try:
+            ok += caption_is_true(" ".join(words), scene)
+        except ValueError:                       # not even grammatical
+            pass
+    return ok / len(hypotheses)
+
+
 def cell_labels(scene):
     """-> (9,) int64: for each grid cell in reading order, 0 if empty, else 1 + the index of (kind, colour, size)."""
     labels = np.zeros(GRID * GRID, dtype=np.int64)

@@ -228,3 +228,12 @@ def train_captioner(model, train, epochs, val=None, batch_size=32, lr=2e-3, seed
                       loop.make_optimizer("adam", model.parameters(), lr), epochs * per_epoch,
                       validate=(lambda m: (evaluate_loss(m, val), math.nan)) if val is not None else None,
                       every=per_epoch, patience=patience, clip=clip)
+
+
+def read_seed_table():
+    """benchmarks/captioning_seeds.py's committed table -> list of dicts: cell, seed, epochs, best_epoch,
+    converged, best_val_loss, bleu4, true_captions, commit, machine."""
+    from labutils.results import read_measured
+    types = {"seed": int, "epochs": int, "best_epoch": int, "converged": lambda v: v == "True",
+             "best_val_loss": float, "bleu4": float, "true_captions": float}
+    return read_measured("captioning_seeds.csv", types, "python benchmarks/captioning_seeds.py (minutes)")

@@ -287,9 +287,11 @@ def table_row(history) -> dict:
 
 def read_grid() -> List[dict]:
     """The measured grid (one row per configuration, in the order it ran) -> list of dicts with typed values:
-    cell, layers, bidirectional, dropout, tokens, test_acc, val_acc, epochs, best_epoch, converged, seconds, commit, machine."""
+    cell, layers, bidirectional, dropout, tokens, test_acc, val_acc, epochs, best_epoch, converged, seconds,
+    commit, machine."""
     from labutils.results import read_measured
     types = {"layers": int, "tokens": int, "dropout": float, "epochs": int, "best_epoch": int, "test_acc": float,
-             "val_acc": float, "seconds": float, "bidirectional": lambda v: v == "True", "converged": lambda v: v == "True"}
+             "val_acc": float, "seconds": float, "bidirectional": lambda v: v == "True",
+             "converged": lambda v: v == "True"}
     return read_measured("imdb_grid.csv", types,
                          "python benchmarks/imdb_grid.py --out labutils/assets/measured/imdb_grid.csv (hours)")
