@@ -127,6 +127,28 @@ def max_T_90(runs, every_seed=False):
     return best
 
 
+def sweep_table(sweeps, max_steps):
+    """{cell: sweep(...)} -> a Markdown table: per T and cell, the mean test accuracy, each seed's with how its
+    run ended (see ``outcome``) and the steps it took; "-" where a cell had failed at a shorter T."""
+    cells = list(sweeps)
+    lines = ["| T | " + " | ".join(f"{c.upper()} mean | {c.upper()} seeds (outcome, steps)" for c in cells) + " |",
+             "|---" * (1 + 2 * len(cells)) + "|"]
+    for T in sorted({T for runs in sweeps.values() for T in runs}):
+        row = [str(T)]
+        for c in cells:
+            runs = sweeps[c].get(T)
+            if runs is None:
+                row += ["-", "not run (failed at a shorter T)"]
+                continue
+            row += [f"{np.mean([h.results['test_acc'] for h in runs]):.3f}",
+                    "; ".join(f"{h.results['test_acc']:.2f} ({h.results['outcome']}, {h.steps})" for h in runs)]
+        lines.append("| " + " | ".join(row) + " |")
+    capped = sum(h.results["outcome"] == "step cap" for runs in sweeps.values() for hs in runs.values() for h in hs)
+    lines.append(f"\n{capped} run(s) reached the {max_steps}-step cap still improving (not converged)" if capped
+                 else f"\nevery run converged before the {max_steps}-step cap")
+    return "\n".join(lines)
+
+
 def hidden_gradient_norms(model, digits, target):
     """||dL/dh_k|| for k = 1..T-1 on one sequence, stepping the model's own cell and retaining each h_k.
 
@@ -158,24 +180,3 @@ def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     v_hat = v / (1 - betas[1] ** t)
     return param - lr * m_hat / (torch.sqrt(v_hat) + eps), m, v
 
-
-def sweep_table(sweeps, max_steps):
-    """{cell: sweep(...)} -> a Markdown table: per T and cell, the mean test accuracy, each seed's with how its
-    run ended (see ``outcome``) and the steps it took; "-" where a cell had failed at a shorter T."""
-    cells = list(sweeps)
-    lines = ["| T | " + " | ".join(f"{c.upper()} mean | {c.upper()} seeds (outcome, steps)" for c in cells) + " |",
-             "|---" * (1 + 2 * len(cells)) + "|"]
-    for T in sorted({T for runs in sweeps.values() for T in runs}):
-        row = [str(T)]
-        for c in cells:
-            runs = sweeps[c].get(T)
-            if runs is None:
-                row += ["-", "not run (failed at a shorter T)"]
-                continue
-            row += [f"{np.mean([h.results['test_acc'] for h in runs]):.3f}",
-                    "; ".join(f"{h.results['test_acc']:.2f} ({h.results['outcome']}, {h.steps})" for h in runs)]
-        lines.append("| " + " | ".join(row) + " |")
-    capped = sum(h.results["outcome"] == "step cap" for runs in sweeps.values() for hs in runs.values() for h in hs)
-    lines.append(f"\n{capped} run(s) reached the {max_steps}-step cap still improving (not converged)" if capped
-                 else f"\nevery run converged before the {max_steps}-step cap")
-    return "\n".join(lines)
