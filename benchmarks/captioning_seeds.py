@@ -20,9 +20,8 @@ from labutils.data import scenes
 from labutils.data.captions import decode_captions
 from labutils.lessons.image_captioning import Budget
 from labutils.nn import captioning
+from labutils.nn.captioning import EMBED, HIDDEN, LR, PATIENCE
 from labutils.nn.loop import deterministic
-
-EMBED, HIDDEN, LR, PATIENCE = 32, 128, 2e-3, 5     # notebook 09's
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 import itertools
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from labutils.nn.loop import train  # noqa: E402
+from labutils.nn.loop import KERNELS, train  # noqa: E402
 
 
 def regression(seed=0):
@@ -56,7 +57,7 @@ def test_solved_stops_the_run():
 
 # The training path of notebook 05 (labutils.nn.sentiment.train_and_test), on reviews made up here.
 SENTIMENT = """
-import hashlib, json, numpy as np
+import hashlib, json, numpy as np, torch
 from labutils.nn.loop import deterministic
 from labutils.nn.sentiment import table_row, train_and_test
 deterministic(threads=2)
@@ -69,7 +70,8 @@ emb = rng.normal(size=(60, 8)).astype(np.float32)
 history = train_and_test(data, emb, cell="lstm", bidirectional=True, max_epochs=6, patience=2, lr=5e-3)
 row, p = table_row(history), history.results["test_p"]
 row.pop("seconds")
-print(json.dumps({"row": row, "val_loss": history.val_loss, "p": hashlib.sha256(p.tobytes()).hexdigest()}))
+print(json.dumps({"row": row, "val_loss": history.val_loss, "p": hashlib.sha256(p.tobytes()).hexdigest(),
+                  "kernels": torch.backends.cpu.get_cpu_capability()}))
 """
 
 # Notebook 09's pipeline (scenes, the CNN's pretraining, features, a decoder to early stopping, BLEU), small.
@@ -92,12 +94,14 @@ ids = captioning.decode(model, torch.from_numpy(features["test"].images), vocab,
 digest = hashlib.sha256(features["train"].images.tobytes()).hexdigest()
 print(json.dumps({"pretrain": pre.train_loss, "features": digest, "val_loss": history.val_loss,
                   "row": {"epochs": len(history.val_loss)},
-                  "bleu": corpus_bleu(splits["test"].references, decode_captions(ids.numpy(), vocab))[4]}))
+                  "bleu": corpus_bleu(splits["test"].references, decode_captions(ids.numpy(), vocab))[4],
+                  "kernels": torch.backends.cpu.get_cpu_capability()}))
 """
 
 
-def run_training(script, prefix=()):
-    out = subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+def run_training(script, prefix=(), env=None):
+    out = subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,3 +119,14 @@ def test_results_do_not_depend_on_the_machines_speed_or_load(script):
         hog.wait()
     assert loaded == quiet, "the same seeded run gave other numbers when the machine was slower"
     assert quiet["row"]["epochs"] >= 1 and len(quiet["val_loss"]) == quiet["row"]["epochs"]
+
+
+@pytest.mark.skipif(not torch.cpu._is_avx512_supported(), reason="needs a CPU whose own kernels are not AVX2's")
+@pytest.mark.parametrize("script", [SENTIMENT, CAPTIONING], ids=["sentiment", "captioning"])
+def test_results_do_not_depend_on_the_cpu_kernels(script):
+    # This CPU's own kernels are AVX-512's; a machine with AVX2 only is played by setting the variables at start.
+    here = {k: v for k, v in os.environ.items() if k not in KERNELS}
+    native = run_training(script, env=here)
+    avx2_machine = run_training(script, env={**here, **KERNELS})
+    assert native["kernels"] == "AVX2", f"deterministic() left PyTorch on its {native['kernels']} kernels"
+    assert native == avx2_machine, "the same seeded run gave other numbers on an AVX2 machine"

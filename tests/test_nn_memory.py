@@ -80,6 +80,7 @@ def test_max_T_90_needs_every_shorter_length_and_every_seed_on_request():
     assert memory.max_T_90(runs) == 20                      # mean 0.92 at 20; 45 does not count after a failure
     assert memory.max_T_90(runs, every_seed=True) == 10
     assert memory.max_T_90({10: [_run(0.5)]}) == 0
+    assert memory.mean_accuracy(runs[20]) == pytest.approx(0.92)
 
 
 def test_the_curriculum_starts_each_length_from_the_previous_model_and_stops_after_a_failure():

@@ -15,6 +15,9 @@ from labutils.data.captions import END, NULL, START
 from labutils.data.scenes import GRID, N_CELL_CLASSES, cell_labels
 from labutils.nn import loop
 
+# Notebook 09's decoders (and benchmarks/captioning_seeds.py's): word embedding and hidden width, Adam's step,
+# and the epochs without a better validation loss before early stopping
+EMBED, HIDDEN, LR, PATIENCE = 32, 128, 2e-3, 5
 
 class ImageEncoder(nn.Module):
     """A small CNN: (N, 3, 32, 32) -> (N, out_dim). No global pooling: where a shape is matters for the caption."""

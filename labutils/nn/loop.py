@@ -9,6 +9,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +39,31 @@ def choose_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def deterministic(threads: int = 2) -> None:
-    """Deterministic kernels and a fixed intra-op thread count.
+# The CPU kernel family pinned by deterministic(): every x86-64 CPU since 2013 runs it, and AVX-512 kernels
+# round differently, so without the pin two machines give different last digits (notebook 09: BLEU-4 0.676 on
+# AVX-512, 0.651 on AVX2). ATen, oneDNN and MKL each read their variable at their first operation.
+KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
-    With the thread count fixed, a run gives bitwise the same numbers on one machine whatever its load or
-    speed. (Another CPU or library build may pick other kernels and differ in the last digits.) On CUDA,
-    cuBLAS is deterministic only with ``CUBLAS_WORKSPACE_CONFIG`` set, which importing ``labutils.nn`` does.
+
+def deterministic(threads: int = 2, pin_kernels: bool = True) -> None:
+    """Deterministic kernels, one CPU kernel family and a fixed intra-op thread count.
+
+    With these fixed, a run gives bitwise the same numbers on any x86-64 machine with AVX2 whatever its load or
+    speed, only sooner or later (another library build, an ARM CPU or a GPU may still differ in the last digits).
+    Call it before the first tensor operation: the kernel family is chosen then, once per process.
+    ``pin_kernels=False`` keeps the machine's fastest kernels. On CUDA, cuBLAS is deterministic only with
+    ``CUBLAS_WORKSPACE_CONFIG`` set, which importing ``labutils.nn`` does.
     """
     if torch.cuda.is_available() and not os.environ.get("CUBLAS_WORKSPACE_CONFIG"):
         raise RuntimeError("CUBLAS_WORKSPACE_CONFIG is unset, so CUDA matrix products cannot be deterministic: "
                            "set it to ':4096:8' before torch touches CUDA (importing labutils.nn does)")
+    if pin_kernels and torch.cpu._is_avx2_supported():
+        os.environ.update(KERNELS)
+        if torch.backends.cpu.get_cpu_capability() != "AVX2":
+            warnings.warn(f"PyTorch chose its {torch.backends.cpu.get_cpu_capability()} kernels before "
+                          "deterministic() could pin AVX2, so the numbers may differ from another machine's in the "
+                          "last digits: restart the kernel and call deterministic() before any tensor operation",
+                          RuntimeWarning, stacklevel=2)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(threads)
 

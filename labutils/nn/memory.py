@@ -96,6 +96,11 @@ def outcome(history):
     return "stuck at chance" if history.best_metric < 2 * CHANCE else "plateau"
 
 
+def mean_accuracy(runs):
+    """The mean test accuracy of one length's runs (a History per seed)."""
+    return float(np.mean([h.results["test_acc"] for h in runs]))
+
+
 def sweep(cell, lengths, seeds, curriculum=True, fail_below=0.9, **train_args):
     """How far back ``cell`` remembers: train_palindromes at each length T in order, one run per seed ->
     {T: [History per seed]}, up to and including the first T whose mean test accuracy is below fail_below
@@ -110,7 +115,7 @@ def sweep(cell, lengths, seeds, curriculum=True, fail_below=0.9, **train_args):
         runs[T] = [train_palindromes(cell, T, seed=seed, init=start[seed], **train_args) for seed in seeds]
         if curriculum:
             start = {seed: h.model.state_dict() for seed, h in zip(seeds, runs[T])}
-        if np.mean([h.results["test_acc"] for h in runs[T]]) < fail_below:
+        if mean_accuracy(runs[T]) < fail_below:
             break
     return runs
 
@@ -120,8 +125,7 @@ def max_T_90(runs, every_seed=False):
     >= 0.9 and so is every shorter T's; 0 if none."""
     best = 0
     for T in sorted(runs):
-        accs = [h.results["test_acc"] for h in runs[T]]
-        if (min(accs) if every_seed else np.mean(accs)) < 0.9:
+        if (min(h.results["test_acc"] for h in runs[T]) if every_seed else mean_accuracy(runs[T])) < 0.9:
             break
         best = T
     return best
@@ -140,7 +144,7 @@ def sweep_table(sweeps, max_steps):
             if runs is None:
                 row += ["-", "not run (failed at a shorter T)"]
                 continue
-            row += [f"{np.mean([h.results['test_acc'] for h in runs]):.3f}",
+            row += [f"{mean_accuracy(runs):.3f}",
                     "; ".join(f"{h.results['test_acc']:.2f} ({h.results['outcome']}, {h.steps})" for h in runs)]
         lines.append("| " + " | ".join(row) + " |")
     capped = sum(h.results["outcome"] == "step cap" for runs in sweeps.values() for hs in runs.values() for h in hs)
