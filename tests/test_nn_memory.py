@@ -56,6 +56,11 @@ def test_gradient_norms_and_short_training():
     x, y = memory.palindromes(6, 1, np.random.default_rng(1))
     norms = memory.hidden_gradient_norms(model, x, y)
     assert norms.shape == (5,) and np.all(np.isfinite(norms)) and norms[-1] > 0
+    xs, ys = memory.palindromes(6, 3, np.random.default_rng(1))
+    flow = memory.relative_gradient_flow(model, xs, ys)
+    assert flow.shape == (5,) and flow[-1] == 1.0
+    by_hand = [memory.hidden_gradient_norms(model, xs[i:i + 1], ys[i:i + 1]) for i in range(3)]
+    assert np.allclose(flow, np.median([n / n[-1] for n in by_hand], axis=0))
 
 
 def _run(accs, stopped="solved at step 100", converged=True, best_metric=1.0):

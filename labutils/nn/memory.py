@@ -176,6 +176,19 @@ def hidden_gradient_norms(model, digits, target):
     return np.array([hk.grad.norm().item() for hk in hs])
 
 
+def relative_gradient_flow(model, digits, targets):
+    """The median over sequences of ||dL/dh_k|| / ||dL/dh_{T-1}||, k = 1..T-1: how much of the learning signal
+    reaches each step, relative to the last one (one sequence alone is noisy: which digits it holds matters).
+
+    digits: (n, T-1) longs, targets: (n,) -> numpy array (T-1,)
+    """
+    ratios = []
+    for i in range(len(targets)):
+        norms = hidden_gradient_norms(model, digits[i:i + 1], targets[i:i + 1])
+        ratios.append(norms / norms[-1])
+    return np.median(ratios, axis=0)
+
+
 def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     """One Adam update written out -> (new param, m, v). t counts from 1."""
     m = betas[0] * m + (1 - betas[0]) * grad
