@@ -48,8 +48,10 @@ KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBW
 def deterministic(threads: int = 2, pin_kernels: bool = True) -> None:
     """Deterministic kernels, one CPU kernel family and a fixed intra-op thread count.
 
-    With these fixed, a run gives bitwise the same numbers on any x86-64 machine with AVX2 whatever its load or
-    speed, only sooner or later (another library build, an ARM CPU or a GPU may still differ in the last digits).
+    With these fixed, a run gives bitwise the same numbers on a machine whatever its load or speed, only sooner or
+    later, and two x86-64 machines no longer differ by their kernel family. Two CPU models may still differ in the
+    last digits (measured: notebook 05's plain RNN 0.837 and 0.813 on two AVX-512 machines), as may another library
+    build, an ARM CPU or a GPU.
     Call it before the first tensor operation: the kernel family is chosen then, once per process.
     ``pin_kernels=False`` keeps the machine's fastest kernels. On CUDA, cuBLAS is deterministic only with
     ``CUBLAS_WORKSPACE_CONFIG`` set, which importing ``labutils.nn`` does.
