@@ -19,6 +19,7 @@ from labutils.nn import loop
 # and the epochs without a better validation loss before early stopping
 EMBED, HIDDEN, LR, PATIENCE = 32, 128, 2e-3, 5
 
+
 class ImageEncoder(nn.Module):
     """A small CNN: (N, 3, 32, 32) -> (N, out_dim). No global pooling: where a shape is matters for the caption."""
 

@@ -40,8 +40,8 @@ def choose_device():
 
 
 # The CPU kernel family pinned by deterministic(): every x86-64 CPU since 2013 runs it, and AVX-512 kernels
-# round differently, so without the pin two machines give different last digits (notebook 09: BLEU-4 0.676 on
-# AVX-512, 0.651 on AVX2). ATen, oneDNN and MKL each read their variable at their first operation.
+# round differently, so without the pin two machines give different last digits (notebook 09's RNN: BLEU-4 0.676 on
+# AVX-512, 0.603 with all three pinned). ATen, oneDNN and MKL each read their variable at their first operation.
 KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
